@@ -1,0 +1,170 @@
+"""The guards of the case workflow: one property per guard name of `workflows/support_case.yaml`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from service.domain.evidence import MeetingEvidence
+from service.domain.values import COMPREHENSIVE_CONSULTATION_KINDS, Actor, Role, Timing
+
+if TYPE_CHECKING:
+    from service.domain.case import SupportCase
+
+
+class CaseGates:
+    """Answers the workflow's guards for one command on one case; it never changes the case."""
+
+    def __init__(self, case: SupportCase, actor: Actor, command: str, context: dict[str, Any]):
+        self.state: str = case.state
+        self._case = case
+        self._actor = actor
+        self._command = command
+        self._context = context
+
+    def _get(self, key: str) -> Any:
+        return self._context.get(key)
+
+    # consent (R-INT-2, R-CON-1..3, R-CON-5)
+    @property
+    def has_application_for_use(self) -> bool:
+        return self._case.has_application_for_use
+
+    @property
+    def lacks_application_for_use(self) -> bool:
+        return not self._case.has_application_for_use
+
+    @property
+    def person_in_case(self) -> bool:
+        return (self._get("consent") or {}).get("person_id") in self._case.person_ids
+
+    @property
+    def application_by_main_person(self) -> bool:
+        consent = self._get("consent") or {}
+        return not consent.get("application_for_use") or consent.get("person_id") == "person"
+
+    @property
+    def consent_is_active(self) -> bool:
+        return any(c["consent_id"] == self._get("consent_id") for c in self._case.active_consents())
+
+    @property
+    def withdraws_application(self) -> bool:
+        remaining = [
+            c
+            for c in self._case.active_consents("person")
+            if c["application_for_use"] and c["consent_id"] != self._get("consent_id")
+        ]
+        return not remaining
+
+    @property
+    def keeps_application(self) -> bool:
+        return not self.withdraws_application
+
+    # intake (R-INT-4)
+    @property
+    def referrer_consulted(self) -> bool:
+        consultation = self._get("consultation") or {}
+        return bool(str(consultation.get("consulted_on", "")).strip()) and bool(
+            str(consultation.get("summary", "")).strip()
+        )
+
+    # plan (R-PLN-1, R-DEC-3)
+    @property
+    def early_start_has_reason(self) -> bool:
+        return bool(str(self._get("reason") or "").strip())
+
+    @property
+    def plan_is_complete(self) -> bool:
+        plan = self._get("plan") or {}
+        return bool(
+            plan.get("goals")
+            and str(plan.get("policy", "")).strip()
+            and plan.get("roles")
+            and plan.get("monitoring_dates")
+        )
+
+    @property
+    def plan_includes_early_starts(self) -> bool:
+        services = set((self._get("plan") or {}).get("services", []))
+        return {s["service"] for s in self._case.early_starts} <= services
+
+    @property
+    def has_draft_plan(self) -> bool:
+        return self._case.plan_in_draft is not None
+
+    @property
+    def plan_needs_support_decision(self) -> bool:
+        draft = self._case.plan_in_draft
+        return bool(draft and draft.get("services"))
+
+    @property
+    def plan_needs_no_support_decision(self) -> bool:
+        return not self.plan_needs_support_decision
+
+    # the meeting gates (R-MTG-2, R-MTG-5, R-MTG-6)
+    @property
+    def _meeting(self) -> MeetingEvidence | None:
+        meeting = self._get("meeting")
+        return meeting if isinstance(meeting, MeetingEvidence) else None
+
+    @property
+    def meeting_is_layered_support_meeting(self) -> bool:
+        return self._meeting is not None and self._meeting.is_layered_support_meeting
+
+    @property
+    def meeting_has_mandatory_participants(self) -> bool:
+        return self._meeting is not None and self._meeting.has_mandatory_participants
+
+    @property
+    def meeting_approved_this_case(self) -> bool:
+        timing = self._get("timing")
+        return (
+            self._meeting is not None
+            and isinstance(timing, Timing)
+            and self._meeting.approved(timing, self._get("plan_version"))
+        )
+
+    # the support decision (R-DEC-1, R-DEC-2)
+    @property
+    def actor_is_municipality(self) -> bool:
+        return self._actor.role is Role.municipality
+
+    @property
+    def refusal_has_reason(self) -> bool:
+        return bool(str(self._get("reason") or "").strip())
+
+    @property
+    def decision_granted(self) -> bool:
+        return self._get("granted") is True
+
+    @property
+    def decision_refused_first_plan(self) -> bool:
+        pending = self._case.pending_plan
+        return self._get("granted") is False and self._case.current_plan is None and bool(pending)
+
+    @property
+    def decision_refused_replan(self) -> bool:
+        return self._get("granted") is False and self._case.current_plan is not None
+
+    # closure (R-END-2, R-END-3)
+    @property
+    def lead_agency_in_plan(self) -> bool:
+        plan = self._case.current_plan or {}
+        lead = (self._get("closure") or {}).get("lead_agency_id")
+        return bool(lead) and lead in {r.get("agency_id") for r in plan.get("roles", [])}
+
+    @property
+    def hand_back_to_comprehensive_consultation(self) -> bool:
+        hand_back = (self._get("closure") or {}).get("hand_back")
+        return not hand_back or hand_back.get("agency_kind") in COMPREHENSIVE_CONSULTATION_KINDS
+
+    # suspension (R-SUS-1..3)
+    @property
+    def contact_attempts_recorded(self) -> bool:
+        attempts_since_contact: list[dict[str, Any]] = []
+        for attempt in self._case.contacts:
+            attempts_since_contact = [] if attempt.get("reached") else [*attempts_since_contact, attempt]
+        return bool(attempts_since_contact)
+
+    @property
+    def contact_restored(self) -> bool:
+        return bool(str(self._get("contact_restored_on") or "").strip())

@@ -1,0 +1,193 @@
+"""The case workflow, loaded from its declarative definition in `workflows/`.
+
+The YAML document is the one source: python-statemachine gets it with our metadata keys
+(`label`, `rules`, `guards`) stripped, and the refusal codes, Japanese labels and rule IDs
+come from the same document.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+from statemachine.exceptions import TransitionNotAllowed
+from statemachine.io import load
+
+from service.domain.errors import CommandNotAllowed, GateRefused
+
+WORKFLOWS_DIR = Path(__file__).resolve().parents[2] / "workflows"
+SUPPORT_CASE = WORKFLOWS_DIR / "support_case.yaml"
+
+_META_KEYS = ("label", "rules", "guards", "version")
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A named guard: its refusal code, label and the rules it enforces."""
+
+    name: str
+    label: str
+    code: str | None
+    rules: tuple[str, ...]
+    selector: bool
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One transition of the definition."""
+
+    source: str
+    event: str
+    target: str
+    guards: tuple[str, ...]
+    label: str
+    internal: bool
+
+
+class GuardView(Protocol):
+    """The object guards are evaluated on: one attribute per guard name."""
+
+    state: str
+
+
+class Workflow:
+    """A loaded workflow definition: the machine plus its labels, rules and guard codes."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
+        self.name: str = document["name"]
+        self.label: str = document.get("label", self.name)
+        self.version: int = int(document.get("version", 1))
+        self.guards = {
+            name: Guard(
+                name=name,
+                label=spec.get("label", name),
+                code=spec.get("code"),
+                rules=tuple(spec.get("rules", ())),
+                selector=bool(spec.get("selector", False)),
+            )
+            for name, spec in (document.get("guards") or {}).items()
+        }
+        self.state_labels: dict[str, str] = {}
+        self.state_rules: dict[str, tuple[str, ...]] = {}
+        self.transitions: list[Transition] = []
+        for state_id, spec in document["states"].items():
+            self.state_labels[state_id] = spec.get("label", state_id)
+            self.state_rules[state_id] = tuple(spec.get("rules", ()))
+            for item in spec.get("transitions", []):
+                self.transitions.append(
+                    Transition(
+                        source=state_id,
+                        event=item["event"],
+                        target=item["target"],
+                        guards=tuple(item.get("guards", ())),
+                        label=item.get("label", item["event"]),
+                        internal=bool(item.get("internal", False)),
+                    )
+                )
+        self.initial: str = next(s for s, spec in document["states"].items() if spec.get("initial"))
+        for transition in self.transitions:
+            unknown = set(transition.guards) - set(self.guards)
+            if unknown:
+                raise ValueError(f"{transition.source}.{transition.event}: unknown guards {unknown}")
+        self.machine_class = _strict(load(yaml.safe_dump(machine_document(document)), format="yaml"))
+
+    @property
+    def states(self) -> list[str]:
+        """Return the state ids in definition order."""
+        return list(self.state_labels)
+
+    @property
+    def events(self) -> list[str]:
+        """Return every event (command) of the definition, in first-seen order."""
+        return list(dict.fromkeys(t.event for t in self.transitions))
+
+    def allowed_commands(self, state: str) -> tuple[str, ...]:
+        """Return the commands with a transition from `state` (guards not evaluated)."""
+        return tuple(dict.fromkeys(t.event for t in self.transitions if t.source == state))
+
+    def decide(self, view: GuardView, event: str) -> str:
+        """Ask the machine whether `event` may happen now; return the target state or raise."""
+        state = view.state
+        candidates = [t for t in self.transitions if t.source == state and t.event == event]
+        if not candidates:
+            raise CommandNotAllowed(
+                f"'{event}' is not allowed while the case is '{state}'",
+                allowed_commands=self.allowed_commands(state),
+            )
+        machine = self.machine_class(model=view, state_field="state")
+        try:
+            machine.send(event)
+        except TransitionNotAllowed:
+            raise self._refusal(view, event, candidates) from None
+        target: str = view.state
+        view.state = state  # the view only answers; the event will change the aggregate
+        return target
+
+    def _refusal(self, view: GuardView, event: str, candidates: list[Transition]) -> GateRefused:
+        for transition in candidates:
+            for name in transition.guards:
+                guard = self.guards[name]
+                if not guard.selector and not getattr(view, name):
+                    return GateRefused(
+                        f"'{event}' refused: {guard.name} does not hold ({guard.label})",
+                        code=guard.code,
+                        rules=guard.rules,
+                        allowed_commands=self.allowed_commands(view.state),
+                    )
+        return GateRefused(
+            f"'{event}' refused: no transition's guards hold",
+            code="gate_not_met",
+            allowed_commands=self.allowed_commands(view.state),
+        )
+
+    def mermaid(self) -> str:
+        """Render the definition as a Mermaid state diagram with Japanese labels."""
+        lines = ["stateDiagram-v2"]
+        for state_id, label in self.state_labels.items():
+            lines.append(f'    state "{label}" as {state_id}')
+        lines.append(f"    [*] --> {self.initial}")
+        seen: set[tuple[str, str, str]] = set()
+        for t in self.transitions:
+            if t.internal or (t.source, t.target, t.label) in seen:
+                continue
+            seen.add((t.source, t.target, t.label))
+            lines.append(f"    {t.source} --> {t.target} : {t.label}")
+        for state_id, spec in self.document["states"].items():
+            if spec.get("final"):
+                lines.append(f"    {state_id} --> [*]")
+        return "\n".join(lines) + "\n"
+
+
+def machine_document(document: dict[str, Any]) -> dict[str, Any]:
+    """Strip our metadata and turn guard lists into `cond` expressions for the loader."""
+    doc = {k: copy.deepcopy(v) for k, v in document.items() if k not in _META_KEYS}
+    for spec in doc["states"].values():
+        for key in _META_KEYS:
+            spec.pop(key, None)
+        for item in spec.get("transitions", []):
+            item.pop("label", None)
+            guards = item.pop("guards", None)
+            if guards:
+                item["cond"] = " and ".join(guards)
+    return doc
+
+
+def _strict(machine_class: type) -> type:
+    """Make the loaded (lenient) StateChart refuse instead of silently ignoring."""
+    return type(
+        machine_class.__name__,
+        (machine_class,),
+        {"allow_event_without_transition": False, "catch_errors_as_events": False},
+    )
+
+
+@cache
+def support_case_workflow() -> Workflow:
+    """Return the support-case workflow in force."""
+    with SUPPORT_CASE.open(encoding="utf-8") as f:
+        return Workflow(yaml.safe_load(f))

@@ -1,0 +1,296 @@
+"""The Kasane application: one method per command (load, call the aggregate, save)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from service.domain.case import SupportCase
+from service.domain.errors import NotFound, VersionConflict
+from service.domain.meeting import Meeting
+from service.domain.permissions import authorize
+from service.domain.values import Actor, MeetingKind
+from service.projections import runner
+
+T = TypeVar("T")
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """What a case command answers: the case's new version and what it may do next."""
+
+    case_id: str
+    version: int
+    state: str
+    allowed_commands: tuple[str, ...]
+    extra: Json = field(default_factory=dict)
+
+
+class Kasane(Application[UUID]):
+    """Support cases and meetings, stored as events; read models written in the same transaction."""
+
+    name = "kasane"
+
+    def __init__(self, database_url: str) -> None:
+        super().__init__(
+            env={
+                "PERSISTENCE_MODULE": "eventsourcing_sqlalchemy",
+                "SQLALCHEMY_URL": database_url,
+                "CREATE_TABLE": "no",  # Alembic owns every table (migrations/)
+            }
+        )
+
+    @property
+    def engine(self) -> Engine:
+        """Return the database engine shared by the event store and the read models."""
+        return cast(Engine, self.recorder.datastore.engine)  # type: ignore[attr-defined]
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    def _commit(self, *aggregates: Aggregate) -> None:
+        try:
+            with self.recorder.transaction(commit=True) as session:  # type: ignore[attr-defined]
+                recordings = self.save(*aggregates)
+                ids = [r.notification.id for r in recordings]
+                runner.apply_saved(cast(Session, session), aggregates, ids)
+        except IntegrityError:
+            raise VersionConflict(
+                "another change to this case was saved first; reload and retry"
+            ) from None
+
+    def _load(self, cls: type[T], actor: Actor, aggregate_id: str, what: str) -> T:
+        try:
+            uid = UUID(aggregate_id)
+            aggregate = self.repository.get(uid)
+        except (ValueError, AggregateNotFoundError):
+            raise NotFound(f"{what} {aggregate_id} not found") from None
+        # Another municipality's id answers exactly like a missing one.
+        if not isinstance(aggregate, cls) or aggregate.municipality_id != actor.municipality_id:  # type: ignore[attr-defined]
+            raise NotFound(f"{what} {aggregate_id} not found")
+        return aggregate
+
+    def load_case(self, actor: Actor, case_id: str) -> SupportCase:
+        """Return the case if it exists in the actor's municipality."""
+        return self._load(SupportCase, actor, case_id, "case")
+
+    def load_meeting(self, actor: Actor, meeting_id: str) -> Meeting:
+        """Return the meeting if it exists in the actor's municipality."""
+        return self._load(Meeting, actor, meeting_id, "meeting")
+
+    def _change(
+        self,
+        command: str,
+        actor: Actor,
+        case_id: str,
+        expected_version: int | None,
+        change: Callable[[SupportCase], Any],
+    ) -> CaseResult:
+        authorize(actor.role, command)
+        case = self.load_case(actor, case_id)
+        if expected_version is not None and expected_version != case.version:
+            raise VersionConflict(
+                f"expected version {expected_version}, the case is at version {case.version}"
+            )
+        extra = change(case)
+        self._commit(case)
+        return CaseResult(
+            case_id=str(case.id),
+            version=case.version,
+            state=case.state,
+            allowed_commands=case.allowed_commands,
+            extra=extra or {},
+        )
+
+    # --- commands -----------------------------------------------------------------------------
+
+    def refer_case(
+        self, actor: Actor, referral: Json, person: Json, household: list[Json]
+    ) -> CaseResult:
+        """Open a case from a referral or direct consultation (R-INT-1)."""
+        authorize(actor.role, "refer_case")
+        case = SupportCase.refer(actor, referral, person, household)
+        self._commit(case)
+        return CaseResult(str(case.id), case.version, case.state, case.allowed_commands)
+
+    def record_explanation(self, actor: Actor, case_id: str, ev: int | None, **kw: Any) -> CaseResult:
+        """Record an explanation or accompaniment (R-INT-3)."""
+        return self._change(
+            "record_explanation", actor, case_id, ev, lambda c: c.record_explanation(actor, **kw)
+        )
+
+    def give_consent(self, actor: Actor, case_id: str, ev: int | None, consent: Json) -> CaseResult:
+        """Record a person's consent (R-INT-2, R-CON-1, R-CON-5)."""
+        return self._change(
+            "give_consent",
+            actor,
+            case_id,
+            ev,
+            lambda c: {"consent_id": c.give_consent(actor, consent)},
+        )
+
+    def withdraw_consent(self, actor: Actor, case_id: str, ev: int | None, **kw: Any) -> CaseResult:
+        """Withdraw a consent (R-CON-3)."""
+        return self._change(
+            "withdraw_consent", actor, case_id, ev, lambda c: c.withdraw_consent(actor, **kw)
+        )
+
+    def start_assessment(self, actor: Actor, case_id: str, ev: int | None) -> CaseResult:
+        """Start the assessment (R-INT-2)."""
+        return self._change(
+            "start_assessment", actor, case_id, ev, lambda c: c.start_assessment(actor)
+        )
+
+    def refer_to_council(self, actor: Actor, case_id: str, ev: int | None, reason: str) -> CaseResult:
+        """Put the case on the support-council track (R-CON-2)."""
+        return self._change(
+            "refer_to_council", actor, case_id, ev, lambda c: c.refer_to_council(actor, reason)
+        )
+
+    def return_to_referrer(
+        self, actor: Actor, case_id: str, ev: int | None, consultation: Json
+    ) -> CaseResult:
+        """Return the case to its referrer (R-INT-4)."""
+        return self._change(
+            "return_to_referrer",
+            actor,
+            case_id,
+            ev,
+            lambda c: c.return_to_referrer(actor, consultation),
+        )
+
+    def record_early_start(self, actor: Actor, case_id: str, ev: int | None, **kw: Any) -> CaseResult:
+        """Record an early start of outreach or participation support (R-DEC-3)."""
+        return self._change(
+            "record_early_start", actor, case_id, ev, lambda c: c.record_early_start(actor, **kw)
+        )
+
+    def record_contact_attempt(
+        self, actor: Actor, case_id: str, ev: int | None, attempt: Json
+    ) -> CaseResult:
+        """Record an attempt to reach the person (R-SUS-2)."""
+        return self._change(
+            "record_contact_attempt",
+            actor,
+            case_id,
+            ev,
+            lambda c: c.record_contact_attempt(actor, attempt),
+        )
+
+    def complete_assessment(
+        self, actor: Actor, case_id: str, ev: int | None, assessment: Json
+    ) -> CaseResult:
+        """Record the intake-assessment sheet (R-ASM-1, R-ASM-2)."""
+        return self._change(
+            "complete_assessment",
+            actor,
+            case_id,
+            ev,
+            lambda c: c.complete_assessment(actor, assessment),
+        )
+
+    def draft_plan(self, actor: Actor, case_id: str, ev: int | None, plan: Json) -> CaseResult:
+        """Write a new plan version (R-PLN-1)."""
+        return self._change(
+            "draft_plan",
+            actor,
+            case_id,
+            ev,
+            lambda c: {"plan_version": c.draft_plan(actor, plan)},
+        )
+
+    def approve_plan(
+        self, actor: Actor, case_id: str, ev: int | None, meeting_id: str, replan: bool = False
+    ) -> CaseResult:
+        """Adopt the draft plan at its meeting (R-MTG-5 A / B)."""
+        command = "approve_replan" if replan else "approve_plan"
+        evidence = self._evidence(actor, meeting_id, case_id)
+        method = SupportCase.approve_replan if replan else SupportCase.approve_plan
+        return self._change(command, actor, case_id, ev, lambda c: method(c, actor, evidence))
+
+    def decide_support(self, actor: Actor, case_id: str, ev: int | None, **kw: Any) -> CaseResult:
+        """The municipality's support decision (R-DEC-1, R-DEC-2)."""
+        return self._change(
+            "decide_support", actor, case_id, ev, lambda c: c.decide_support(actor, **kw)
+        )
+
+    def record_monitoring(self, actor: Actor, case_id: str, ev: int | None, record: Json) -> CaseResult:
+        """Record monitoring (R-SUP-1)."""
+        return self._change(
+            "record_monitoring", actor, case_id, ev, lambda c: c.record_monitoring(actor, record)
+        )
+
+    def start_replan(self, actor: Actor, case_id: str, ev: int | None, reason: str) -> CaseResult:
+        """Start a re-plan (R-PLN-3)."""
+        return self._change(
+            "start_replan", actor, case_id, ev, lambda c: c.start_replan(actor, reason)
+        )
+
+    def close_case(
+        self, actor: Actor, case_id: str, ev: int | None, meeting_id: str, closure: Json
+    ) -> CaseResult:
+        """Close the case at its closure meeting (R-END-1..3, R-MTG-5 C)."""
+        evidence = self._evidence(actor, meeting_id, case_id)
+        return self._change(
+            "close_case", actor, case_id, ev, lambda c: c.close_case(actor, evidence, closure)
+        )
+
+    def suspend_case(
+        self, actor: Actor, case_id: str, ev: int | None, meeting_id: str, reason: str
+    ) -> CaseResult:
+        """Suspend the case at its suspension meeting (R-SUS-1, R-SUS-2, R-MTG-5 D)."""
+        evidence = self._evidence(actor, meeting_id, case_id)
+        return self._change(
+            "suspend_case", actor, case_id, ev, lambda c: c.suspend_case(actor, evidence, reason)
+        )
+
+    def resume_case(self, actor: Actor, case_id: str, ev: int | None, **kw: Any) -> CaseResult:
+        """Resume a closed or suspended case (R-END-4, R-SUS-3)."""
+        return self._change("resume_case", actor, case_id, ev, lambda c: c.resume_case(actor, **kw))
+
+    def _evidence(self, actor: Actor, meeting_id: str, case_id: str) -> Any:
+        return self.load_meeting(actor, meeting_id).evidence_for(case_id)
+
+    def record_meeting(self, actor: Actor, kind: MeetingKind, agenda: list[Json], **kw: Any) -> Meeting:
+        """Record a held meeting with its agenda of cases (R-MTG-1..7, R-CON-2)."""
+        authorize(actor.role, "record_meeting")
+        consented = {
+            item["case_id"]
+            for item in agenda
+            if self.load_case(actor, item["case_id"]).has_application_for_use
+        }
+        meeting = Meeting.record(actor, kind=kind, agenda=agenda, consented_case_ids=consented, **kw)
+        self._commit(meeting)
+        return meeting
+
+    # --- history and rebuild --------------------------------------------------------------------
+
+    def case_events(self, actor: Actor, case_id: str) -> list[Any]:
+        """Return the case's stored events, oldest first (R-PLN-3: every version readable)."""
+        authorize(actor.role, "read_case_events")
+        case = self.load_case(actor, case_id)
+        return list(self.events.get(case.id))
+
+    def all_events(self, batch: int = 500) -> Iterator[tuple[int, Any]]:
+        """Yield (notification id, domain event) for every stored event in commit order."""
+        start = 1
+        while True:
+            notifications = self.recorder.select_notifications(start=start, limit=batch)
+            if not notifications:
+                return
+            for n in notifications:
+                yield n.id, self.mapper.to_domain_event(n)
+            start = notifications[-1].id + 1
+
+    def rebuild_read_models(self) -> int:
+        """Rebuild every read model from zero; return the last position applied."""
+        with self.recorder.transaction(commit=True) as session:  # type: ignore[attr-defined]
+            return runner.rebuild(cast(Session, session), self.all_events())

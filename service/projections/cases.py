@@ -1,0 +1,73 @@
+"""Case list and case detail views, rendered from the case aggregate's state."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import delete, insert
+from sqlalchemy.orm import Session
+
+from service.domain.case import SupportCase
+from service.persistence.tables import case_detail, case_list
+
+
+def detail_document(case: SupportCase) -> dict[str, Any]:
+    """Return the case detail as stored in the view (allowed commands are added on read)."""
+    current = case.current_plan
+    closure = case.closure or {}
+    return {
+        "case_id": str(case.id),
+        "municipality_id": case.municipality_id,
+        "state": case.state,
+        "version": case.version,
+        "workflow_version": case.workflow_version,
+        "referred_at": case.created_on.isoformat(),
+        "updated_at": case.modified_on.isoformat(),
+        "referral": case.referral,
+        "person": case.person,
+        "household": case.household,
+        "consents": case.consents,
+        "explanations": case.explanations,
+        "council_referral": case.council_referral,
+        "return_to_referrer": case.return_to_referrer_record,
+        "assessments": case.assessments,
+        "early_starts": case.early_starts,
+        "contacts": case.contacts,
+        "monitoring": case.monitoring,
+        "plans": case.plans,
+        "current_plan": current,
+        "closure": case.closure,
+        "suspension": case.suspension,
+        "resumptions": case.resumptions,
+        "lead_agency_id": closure.get("lead_agency_id"),
+    }
+
+
+def project_case(session: Session, case: SupportCase) -> None:
+    """Write the case's rows in the list and detail views (an upsert by delete and insert)."""
+    doc = detail_document(case)
+    case_id = doc["case_id"]
+    session.execute(delete(case_list).where(case_list.c.case_id == case_id))
+    session.execute(delete(case_detail).where(case_detail.c.case_id == case_id))
+    session.execute(
+        insert(case_list).values(
+            case_id=case_id,
+            municipality_id=case.municipality_id,
+            state=case.state,
+            referrer_kind=case.referral.get("referrer_kind"),
+            referrer_agency_id=case.referral.get("referrer_agency_id"),
+            lead_agency_id=doc["lead_agency_id"],
+            current_plan_version=(doc["current_plan"] or {}).get("version"),
+            version=case.version,
+            referred_at=doc["referred_at"],
+            updated_at=doc["updated_at"],
+        )
+    )
+    session.execute(
+        insert(case_detail).values(
+            case_id=case_id,
+            municipality_id=case.municipality_id,
+            document=json.dumps(doc, ensure_ascii=False),
+        )
+    )

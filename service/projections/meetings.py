@@ -1,0 +1,61 @@
+"""Meeting list view and the case ↔ meeting index, rendered from the meeting aggregate."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import delete, insert
+from sqlalchemy.orm import Session
+
+from service.domain.meeting import Meeting
+from service.persistence.tables import case_meetings, meeting_list
+
+
+def meeting_document(meeting: Meeting) -> dict[str, Any]:
+    """Return the meeting as stored in the view."""
+    return {
+        "meeting_id": str(meeting.id),
+        "municipality_id": meeting.municipality_id,
+        "kind": meeting.kind,
+        "held_on": meeting.held_on,
+        "meeting_format": meeting.meeting_format,
+        "title": meeting.title,
+        "reused_council": meeting.reused_council,
+        "host": meeting.host,
+        "participants": meeting.participants,
+        "person_attended": meeting.person_attended,
+        "agenda": meeting.agenda,
+        "resource_shortages": meeting.resource_shortages,
+        "recorded_at": meeting.created_on.isoformat(),
+        "version": meeting.version,
+    }
+
+
+def project_meeting(session: Session, meeting: Meeting) -> None:
+    """Write the meeting's row and one index row per case on its agenda."""
+    meeting_id = str(meeting.id)
+    session.execute(delete(meeting_list).where(meeting_list.c.meeting_id == meeting_id))
+    session.execute(delete(case_meetings).where(case_meetings.c.meeting_id == meeting_id))
+    session.execute(
+        insert(meeting_list).values(
+            meeting_id=meeting_id,
+            municipality_id=meeting.municipality_id,
+            kind=meeting.kind,
+            held_on=meeting.held_on,
+            document=json.dumps(meeting_document(meeting), ensure_ascii=False),
+        )
+    )
+    for item in meeting.agenda:
+        session.execute(
+            insert(case_meetings).values(
+                case_id=item["case_id"],
+                meeting_id=meeting_id,
+                municipality_id=meeting.municipality_id,
+                kind=meeting.kind,
+                held_on=meeting.held_on,
+                timing=item["timing"],
+                plan_version=item.get("plan_version"),
+                outcome=item["outcome"],
+            )
+        )

@@ -1,0 +1,70 @@
+"""Applies saved aggregates to the read models with a tracked position; rebuilds from zero."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from service.domain.case import SupportCase
+from service.domain.meeting import Meeting
+from service.persistence.tables import READ_MODEL_TABLES, projection_tracking
+from service.projections.cases import project_case
+from service.projections.meetings import project_meeting
+
+TRACKING_NAME = "read_models"
+
+
+def project(session: Session, aggregate: Aggregate) -> None:
+    """Write the views of one aggregate."""
+    if isinstance(aggregate, SupportCase):
+        project_case(session, aggregate)
+    elif isinstance(aggregate, Meeting):
+        project_meeting(session, aggregate)
+
+
+def position(session: Session) -> int:
+    """Return the last notification id applied to the read models."""
+    value = session.execute(
+        select(projection_tracking.c.position).where(projection_tracking.c.name == TRACKING_NAME)
+    ).scalar_one_or_none()
+    return int(value or 0)
+
+
+def advance(session: Session, new_position: int) -> None:
+    """Record that the read models include every event up to `new_position`."""
+    result = session.execute(
+        update(projection_tracking)
+        .where(projection_tracking.c.name == TRACKING_NAME)
+        .values(position=new_position)
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        session.execute(projection_tracking.insert().values(name=TRACKING_NAME, position=new_position))
+
+
+def apply_saved(session: Session, aggregates: Iterable[Aggregate], notification_ids: list[int]) -> None:
+    """Project aggregates just saved, in the same transaction as their events."""
+    for aggregate in aggregates:
+        project(session, aggregate)
+    if notification_ids:
+        advance(session, max(max(notification_ids), position(session)))
+
+
+def rebuild(session: Session, events: Iterator[tuple[int, Any]]) -> int:
+    """Empty the views and fold every event (in notification order) back into them."""
+    for table in READ_MODEL_TABLES:
+        session.execute(delete(table))
+    aggregates: dict[UUID, Aggregate] = {}
+    last = 0
+    for notification_id, domain_event in events:
+        originator = domain_event.originator_id
+        aggregates[originator] = domain_event.mutate(aggregates.get(originator))
+        last = notification_id
+    for aggregate in aggregates.values():
+        project(session, aggregate)
+    advance(session, last)
+    return last

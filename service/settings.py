@@ -1,0 +1,65 @@
+"""The one settings object: everything configurable comes from the environment here."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from service.domain.values import Role
+
+
+class ApiKeyEntry(BaseModel):
+    """Who an API key stands for: municipality (tenant), agency and role."""
+
+    municipality_id: str
+    agency_id: str
+    role: Role
+
+
+DEVELOPMENT_API_KEYS: dict[str, ApiKeyEntry] = {
+    "dev-municipality": ApiKeyEntry(
+        municipality_id="demo-city", agency_id="demo-city-welfare", role=Role.municipality
+    ),
+    "dev-coordinator": ApiKeyEntry(
+        municipality_id="demo-city", agency_id="demo-coordinator", role=Role.coordinator
+    ),
+    "dev-center": ApiKeyEntry(
+        municipality_id="demo-city",
+        agency_id="demo-general-support-center",
+        role=Role.community_general_support_center,
+    ),
+    "dev-self-reliance": ApiKeyEntry(
+        municipality_id="demo-city",
+        agency_id="demo-self-reliance",
+        role=Role.self_reliance_consultation,
+    ),
+    "dev-auditor": ApiKeyEntry(
+        municipality_id="demo-city", agency_id="demo-audit", role=Role.auditor
+    ),
+}
+
+
+class Settings(BaseSettings):
+    """Kasane's configuration, read from `KASANE_*` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="KASANE_")
+
+    database_url: str = Field(
+        default="sqlite:///./kasane.db",
+        description="SQLAlchemy URL of the database; SQLite file in the working directory by default.",
+    )
+    api_keys: dict[str, ApiKeyEntry] = Field(
+        default_factory=lambda: dict(DEVELOPMENT_API_KEYS),
+        description="API key → acting party, as JSON. The default is a development table.",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    page_size_max: int = 200
+
+
+@cache
+def get_settings() -> Settings:
+    """Return the settings of this process."""
+    return Settings()

@@ -1,0 +1,87 @@
+"""Every error as RFC 9457 problem+json with a stable code, mapped in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service.domain.errors import (
+    CommandNotAllowed,
+    DomainError,
+    GateRefused,
+    NotFound,
+    RoleNotPermitted,
+    RuleViolation,
+    VersionConflict,
+)
+
+PROBLEM = "application/problem+json"
+_TYPE_BASE = "https://kasane.example/problems/"
+
+
+class Unauthenticated(Exception):
+    """No or unknown credential."""
+
+
+def problem(
+    status: int, code: str, title: str, detail: str, **extra: Any
+) -> JSONResponse:
+    """Return a problem+json response."""
+    body = {"type": _TYPE_BASE + code, "title": title, "status": status, "detail": detail}
+    body["code"] = code
+    body.update({k: v for k, v in extra.items() if v})
+    headers = {"WWW-Authenticate": "ApiKey"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _status(exc: DomainError, request: Request) -> int:
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, RoleNotPermitted):
+        return 403
+    if isinstance(exc, VersionConflict):
+        return 412 if request.headers.get("if-match") else 409
+    if isinstance(exc, (CommandNotAllowed, GateRefused)):
+        return 409
+    if isinstance(exc, RuleViolation):
+        return 422
+    return 422
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn errors into problem documents."""
+
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
+        return problem(
+            _status(exc, request),
+            exc.code,
+            exc.title,
+            exc.message,
+            rules=list(exc.rules),
+            allowed_commands=list(exc.allowed_commands),
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        return problem(
+            422, "validation_failed", "入力内容に誤りがあります", "the request is malformed",
+            errors=errors,
+        )
+
+    @app.exception_handler(Unauthenticated)
+    async def unauthenticated(request: Request, exc: Unauthenticated) -> JSONResponse:
+        return problem(401, "unauthenticated", "認証が必要です", "a valid API key is required")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return problem(exc.status_code, code, "リクエストを処理できません", str(exc.detail))

@@ -1,0 +1,132 @@
+"""Shared schema pieces: labelled enums, the command answer and the problem document."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+from service.domain.values import (
+    MEETING_KIND_LABELS,
+    ROLE_LABELS,
+    TIMING_LABELS,
+    ContactKind,
+    ConsentGiver,
+    MeetingFormat,
+    MeetingKind,
+    Outcome,
+    ReferralRoute,
+    Role,
+    SupportService,
+    Timing,
+)
+from service.domain.workflow import support_case_workflow
+
+
+def labelled(enum: type[StrEnum], labels: dict[str, str], description: str) -> Any:
+    """Return an enum type whose schema lists the Japanese label of every value."""
+    listing = "、".join(f"{v.value}={labels[v.value]}" for v in enum)
+    schema = {
+        "type": "string",
+        "enum": [v.value for v in enum],
+        "description": f"{description} ({listing})",
+        "x-enum-labels": {v.value: labels[v.value] for v in enum},
+    }
+    return Annotated[enum, WithJsonSchema(schema)]
+
+
+class Strict(BaseModel):
+    """Base of request bodies: unknown fields are refused (no mass assignment)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+RoleField = labelled(Role, ROLE_LABELS, "Role of an agency")
+MeetingKindField = labelled(MeetingKind, MEETING_KIND_LABELS, "Kind of meeting")
+TimingField = labelled(Timing, TIMING_LABELS, "Timing of the agenda item (R-MTG-5)")
+OutcomeField = labelled(
+    Outcome,
+    {"approved": "承認", "deferred": "保留", "not_approved": "不承認", "noted": "報告・確認"},
+    "Outcome of the agenda item",
+)
+MeetingFormatField = labelled(
+    MeetingFormat, {"in_person": "対面", "online": "オンライン"}, "Format of the meeting"
+)
+ServiceField = labelled(
+    SupportService,
+    {"outreach": "アウトリーチ等を通じた継続的支援事業", "participation": "参加支援事業"},
+    "Service that needs the municipality's support decision",
+)
+ContactKindField = labelled(
+    ContactKind,
+    {
+        "home_visit": "自宅訪問",
+        "information_from_surroundings": "周囲からの情報収集",
+        "phone": "電話",
+        "letter": "手紙",
+        "accompanied_visit": "同行支援",
+        "office_visit": "来所",
+    },
+    "How the person was approached",
+)
+ConsentGiverField = labelled(
+    ConsentGiver, {"person": "本人", "legal_representative": "法定代理人"}, "Who gave the consent"
+)
+RouteField = labelled(
+    ReferralRoute,
+    {"referral": "支援関係機関からのつなぎ", "direct_consultation": "直接相談"},
+    "How the case came to the coordinator",
+)
+_WF = support_case_workflow()
+CaseStateField = Annotated[
+    str,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "enum": _WF.states,
+            "description": "State of the case ("
+            + "、".join(f"{s}={label}" for s, label in _WF.state_labels.items())
+            + ")",
+            "x-enum-labels": _WF.state_labels,
+        }
+    ),
+]
+ExpectedVersion = Annotated[
+    int | None,
+    Field(
+        default=None,
+        ge=1,
+        description="The case version the command was prepared against; a stale one is refused "
+        "(409). The `If-Match` header does the same and answers 412.",
+    ),
+]
+
+
+class CommandAccepted(BaseModel):
+    """The answer to every case command."""
+
+    case_id: str = Field(description="Id of the case")
+    version: int = Field(description="The case's version after the command")
+    state: CaseStateField = Field(description="The case's state after the command")
+    state_label: str = Field(description="Japanese label of the state")
+    allowed_commands: list[str] = Field(description="Commands the workflow allows now")
+    consent_id: str | None = Field(default=None, description="Id of the consent just given")
+    plan_version: int | None = Field(default=None, description="Version of the plan just drafted")
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str = Field(description="URI of the problem type")
+    title: str = Field(description="Short Japanese title for users")
+    status: int = Field(description="HTTP status")
+    detail: str = Field(description="What went wrong, in English")
+    code: str = Field(description="Stable machine-readable error code")
+    rules: list[str] = Field(default_factory=list, description="Rule IDs of RULES.md involved")
+    allowed_commands: list[str] = Field(
+        default_factory=list, description="Commands the case allows now, where relevant"
+    )
+    errors: list[dict[str, Any]] = Field(
+        default_factory=list, description="Field errors of a malformed request"
+    )

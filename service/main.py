@@ -1,0 +1,44 @@
+"""The ASGI application: routers, error handlers and the Kasane application instance."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from service.api import errors
+from service.api.routers import cases, meetings, workflow
+from service.application.kasane import Kasane
+from service.settings import Settings, get_settings
+
+DESCRIPTION = """
+Kasane (重ね) runs each support case of the layered support programme (重層的支援体制整備事業)
+through the workflow of the national notice: referral, consent, assessment, plan, the layered
+support meeting (重層的支援会議) at the four timings, the municipality's support decision,
+support, closure, suspension and resumption. Every change is an event; errors are RFC 9457
+problem documents with a stable `code`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the FastAPI app on the configured (already migrated) database."""
+    config = settings or get_settings()
+    app = FastAPI(
+        title="Kasane",
+        version="0.1.0",
+        summary="重層的支援体制整備事業のケースワークフロー",
+        description=DESCRIPTION,
+    )
+    app.state.settings = config
+    app.state.kasane = Kasane(config.database_url)
+    errors.install(app)
+    app.include_router(cases.router)
+    app.include_router(meetings.router)
+    app.include_router(workflow.router)
+    return app
+
+
+def __getattr__(name: str) -> FastAPI:
+    # `service.main:app` is built on first access, so importing this module has no side effects.
+    if name == "app":
+        globals()["app"] = built = create_app()
+        return built
+    raise AttributeError(name)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import MetaData
 
 from service.persistence.tables import metadata as read_model_metadata
@@ -26,3 +28,18 @@ def event_store_metadata() -> MetaData:
 def target_metadata() -> list[MetaData]:
     """Return every metadata Alembic compares against."""
     return [event_store_metadata(), read_model_metadata]
+
+
+def compare_type(
+    context: Any,
+    inspected_column: Any,
+    metadata_column: Any,
+    inspected_type: Any,
+    metadata_type: Any,
+) -> bool | None:
+    """Alembic type comparison: the library's UUID column reflects as BINARY(16)/NUMERIC on SQLite."""
+    from sqlalchemy_utils.types.uuid import UUIDType
+
+    if isinstance(metadata_type, UUIDType):
+        return inspected_type.__class__.__name__.upper() not in {"BINARY", "NUMERIC", "UUID", "CHAR"}
+    return None  # the default comparison

@@ -1,0 +1,64 @@
+"""The README's walk-through runs as printed against a live server on loopback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from service.cli import README
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _walkthrough() -> str:
+    text = README.read_text(encoding="utf-8")
+    block = text.split("<!-- walkthrough:begin -->", 1)[1].split("<!-- walkthrough:end -->", 1)[0]
+    return block.split("```sh", 1)[1].rsplit("```", 1)[0]
+
+
+def test_readme_walkthrough_runs_as_printed(tmp_path: Path) -> None:
+    """Referral to closure over curl, as a case worker's system would do it."""
+    port = _free_port()
+    env = {**os.environ, "KASANE_DATABASE_URL": f"sqlite:///{tmp_path / 'walk.db'}"}
+    kasane = Path(sys.executable).parent / "kasane"
+    server = subprocess.Popen(
+        [str(kasane), "serve", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(f"{base}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        result = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", _walkthrough()],
+            env={**os.environ, "KASANE": base},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert result.returncode == 0, result.stderr + result.stdout
+    lines = result.stdout.splitlines()
+    assert lines[1:8] == ["referred", "assessment", "planning", "1", "in_support", "in_support", "closed"]
+    assert lines[8] == "demo-general-support-center"
+    assert lines[9] == "1 CaseReferred 紹介受付"
+    assert lines[-1] == "8 CaseClosed 終結"

@@ -48,7 +48,7 @@ class Settings(BaseSettings):
 
     database_url: str = Field(
         default="sqlite:///./kasane.db",
-        description="SQLAlchemy URL of the database; SQLite file in the working directory by default.",
+        description="SQLAlchemy URL; by default a SQLite file in the working directory.",
     )
     api_keys: dict[str, ApiKeyEntry] = Field(
         default_factory=lambda: dict(DEVELOPMENT_API_KEYS),

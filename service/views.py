@@ -45,7 +45,10 @@ def list_cases(
             .offset(offset)
         ).mappings()
         items = [
-            {**{k: v for k, v in row.items() if k != "municipality_id"}, "state_label": labels[row["state"]]}
+            {
+                **{k: v for k, v in row.items() if k != "municipality_id"},
+                "state_label": labels[row["state"]],
+            }
             for row in rows
         ]
     return {"items": items, "total": total, "limit": limit, "offset": offset}

@@ -20,12 +20,12 @@ _api_key = APIKeyHeader(
 
 def settings(request: Request) -> Settings:
     """Return the app's settings."""
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 def application(request: Request) -> Kasane:
     """Return the Kasane application of this process."""
-    return request.app.state.kasane  # type: ignore[no-any-return]
+    return request.app.state.kasane
 
 
 def current_actor(
@@ -52,7 +52,7 @@ def if_match_version(
         return int(if_match.strip().removeprefix("W/").strip('"'))
     except ValueError:
         raise DomainError(
-            "If-Match must be a case version such as \"3\"", code="invalid_if_match"
+            'If-Match must be a case version such as "3"', code="invalid_if_match"
         ) from None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,6 +21,7 @@ from service.domain.errors import (
 )
 
 PROBLEM = "application/problem+json"
+logger = logging.getLogger("kasane")
 _TYPE_BASE = "https://kasane.example/problems/"
 
 
@@ -27,9 +29,7 @@ class Unauthenticated(Exception):
     """No or unknown credential."""
 
 
-def problem(
-    status: int, code: str, title: str, detail: str, **extra: Any
-) -> JSONResponse:
+def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
     """Return a problem+json response."""
     body = {"type": _TYPE_BASE + code, "title": title, "status": status, "detail": detail}
     body["code"] = code
@@ -73,13 +73,22 @@ def install(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         return problem(
-            422, "validation_failed", "入力内容に誤りがあります", "the request is malformed",
+            422,
+            "validation_failed",
+            "入力内容に誤りがあります",
+            "the request is malformed",
             errors=errors,
         )
 
     @app.exception_handler(Unauthenticated)
     async def unauthenticated(request: Request, exc: Unauthenticated) -> JSONResponse:
         return problem(401, "unauthenticated", "認証が必要です", "a valid API key is required")
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # The exception text may hold personal data: only its type is logged, never returned.
+        logger.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        return problem(500, "internal_error", "内部エラーが発生しました", "an unexpected error")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -70,7 +70,7 @@ class Kasane(Application[UUID]):
     def _load(self, cls: type[T], actor: Actor, aggregate_id: str, what: str) -> T:
         try:
             uid = UUID(aggregate_id)
-            aggregate = self.repository.get(uid)
+            aggregate: Any = self.repository.get(uid)
         except (ValueError, AggregateNotFoundError):
             raise NotFound(f"{what} {aggregate_id} not found") from None
         # Another municipality's id answers exactly like a missing one.
@@ -121,7 +121,9 @@ class Kasane(Application[UUID]):
         self._commit(case)
         return CaseResult(str(case.id), case.version, case.state, case.allowed_commands)
 
-    def record_explanation(self, actor: Actor, case_id: str, ev: int | None, **kw: Any) -> CaseResult:
+    def record_explanation(
+        self, actor: Actor, case_id: str, ev: int | None, **kw: Any
+    ) -> CaseResult:
         """Record an explanation or accompaniment (R-INT-3)."""
         return self._change(
             "record_explanation", actor, case_id, ev, lambda c: c.record_explanation(actor, **kw)
@@ -149,7 +151,9 @@ class Kasane(Application[UUID]):
             "start_assessment", actor, case_id, ev, lambda c: c.start_assessment(actor)
         )
 
-    def refer_to_council(self, actor: Actor, case_id: str, ev: int | None, reason: str) -> CaseResult:
+    def refer_to_council(
+        self, actor: Actor, case_id: str, ev: int | None, reason: str
+    ) -> CaseResult:
         """Put the case on the support-council track (R-CON-2)."""
         return self._change(
             "refer_to_council", actor, case_id, ev, lambda c: c.refer_to_council(actor, reason)
@@ -167,7 +171,9 @@ class Kasane(Application[UUID]):
             lambda c: c.return_to_referrer(actor, consultation),
         )
 
-    def record_early_start(self, actor: Actor, case_id: str, ev: int | None, **kw: Any) -> CaseResult:
+    def record_early_start(
+        self, actor: Actor, case_id: str, ev: int | None, **kw: Any
+    ) -> CaseResult:
         """Record an early start of outreach or participation support (R-DEC-3)."""
         return self._change(
             "record_early_start", actor, case_id, ev, lambda c: c.record_early_start(actor, **kw)
@@ -222,7 +228,9 @@ class Kasane(Application[UUID]):
             "decide_support", actor, case_id, ev, lambda c: c.decide_support(actor, **kw)
         )
 
-    def record_monitoring(self, actor: Actor, case_id: str, ev: int | None, record: Json) -> CaseResult:
+    def record_monitoring(
+        self, actor: Actor, case_id: str, ev: int | None, record: Json
+    ) -> CaseResult:
         """Record monitoring (R-SUP-1)."""
         return self._change(
             "record_monitoring", actor, case_id, ev, lambda c: c.record_monitoring(actor, record)
@@ -259,7 +267,9 @@ class Kasane(Application[UUID]):
     def _evidence(self, actor: Actor, meeting_id: str, case_id: str) -> Any:
         return self.load_meeting(actor, meeting_id).evidence_for(case_id)
 
-    def record_meeting(self, actor: Actor, kind: MeetingKind, agenda: list[Json], **kw: Any) -> Meeting:
+    def record_meeting(
+        self, actor: Actor, kind: MeetingKind, agenda: list[Json], **kw: Any
+    ) -> Meeting:
         """Record a held meeting with its agenda of cases (R-MTG-1..7, R-CON-2)."""
         authorize(actor.role, "record_meeting")
         consented = {
@@ -267,7 +277,9 @@ class Kasane(Application[UUID]):
             for item in agenda
             if self.load_case(actor, item["case_id"]).has_application_for_use
         }
-        meeting = Meeting.record(actor, kind=kind, agenda=agenda, consented_case_ids=consented, **kw)
+        meeting = Meeting.record(
+            actor, kind=kind, agenda=agenda, consented_case_ids=consented, **kw
+        )
         self._commit(meeting)
         return meeting
 

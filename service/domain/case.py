@@ -256,7 +256,9 @@ class SupportCase(Aggregate):
         """Adopt the re-plan judged appropriate at a re-plan meeting (R-MTG-5 B, R-PLN-3)."""
         self._approve("approve_replan", actor, meeting, Timing.replan)
 
-    def _approve(self, command: str, actor: Actor, meeting: MeetingEvidence, timing: Timing) -> None:
+    def _approve(
+        self, command: str, actor: Actor, meeting: MeetingEvidence, timing: Timing
+    ) -> None:
         draft = self.plan_in_draft
         state = self._decide(
             command,
@@ -266,7 +268,9 @@ class SupportCase(Aggregate):
             plan_version=draft["version"] if draft else None,
         )
         assert draft is not None  # the has_draft_plan guard holds
-        self._plan_approved(actor.as_dict(), state, draft["version"], meeting.meeting_id, str(timing))
+        self._plan_approved(
+            actor.as_dict(), state, draft["version"], meeting.meeting_id, str(timing)
+        )
 
     @event("PlanApproved")
     def _plan_approved(

@@ -162,7 +162,9 @@ class CaseGates:
     def contact_attempts_recorded(self) -> bool:
         attempts_since_contact: list[dict[str, Any]] = []
         for attempt in self._case.contacts:
-            attempts_since_contact = [] if attempt.get("reached") else [*attempts_since_contact, attempt]
+            attempts_since_contact = (
+                [] if attempt.get("reached") else [*attempts_since_contact, attempt]
+            )
         return bool(attempts_since_contact)
 
     @property

@@ -93,8 +93,12 @@ class Workflow:
         for transition in self.transitions:
             unknown = set(transition.guards) - set(self.guards)
             if unknown:
-                raise ValueError(f"{transition.source}.{transition.event}: unknown guards {unknown}")
-        self.machine_class = _strict(load(yaml.safe_dump(machine_document(document)), format="yaml"))
+                raise ValueError(
+                    f"{transition.source}.{transition.event}: unknown guards {unknown}"
+                )
+        self.machine_class = _strict(
+            load(yaml.safe_dump(machine_document(document)), format="yaml")
+        )
 
     @property
     def states(self) -> list[str]:

@@ -14,7 +14,10 @@ EVENTS_TABLE = "kasane_events"
 def event_store_metadata() -> MetaData:
     """Return the metadata of eventsourcing-sqlalchemy's table for the `kasane` application."""
     from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
-    from eventsourcing_sqlalchemy.models import Base, StoredEventRecord
+    from eventsourcing_sqlalchemy.models import (  # type: ignore[attr-defined]
+        Base,
+        StoredEventRecord,
+    )
 
     SQLAlchemyDatastore.define_record_class(
         cls_name="KasaneStoredEventRecord",
@@ -37,9 +40,14 @@ def compare_type(
     inspected_type: Any,
     metadata_type: Any,
 ) -> bool | None:
-    """Alembic type comparison: the library's UUID column reflects as BINARY(16)/NUMERIC on SQLite."""
+    """Alembic type check: the library's UUID column reflects as BINARY(16)/NUMERIC on SQLite."""
     from sqlalchemy_utils.types.uuid import UUIDType
 
     if isinstance(metadata_type, UUIDType):
-        return inspected_type.__class__.__name__.upper() not in {"BINARY", "NUMERIC", "UUID", "CHAR"}
+        return inspected_type.__class__.__name__.upper() not in {
+            "BINARY",
+            "NUMERIC",
+            "UUID",
+            "CHAR",
+        }
     return None  # the default comparison

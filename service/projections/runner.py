@@ -43,10 +43,14 @@ def advance(session: Session, new_position: int) -> None:
         .values(position=new_position)
     )
     if result.rowcount == 0:  # type: ignore[attr-defined]
-        session.execute(projection_tracking.insert().values(name=TRACKING_NAME, position=new_position))
+        session.execute(
+            projection_tracking.insert().values(name=TRACKING_NAME, position=new_position)
+        )
 
 
-def apply_saved(session: Session, aggregates: Iterable[Aggregate], notification_ids: list[int]) -> None:
+def apply_saved(
+    session: Session, aggregates: Iterable[Aggregate], notification_ids: list[int]
+) -> None:
     """Project aggregates just saved, in the same transaction as their events."""
     for aggregate in aggregates:
         project(session, aggregate)

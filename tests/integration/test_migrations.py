@@ -22,7 +22,9 @@ def test_migrated_schema_has_no_difference_from_the_models(database_url: str) ->
     """Autogenerate finds nothing to add, drop or alter after `kasane migrate`."""
     engine = create_engine(database_url)
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": compare_type}), _declared())
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": compare_type}), _declared()
+        )
     assert diff == []
 
 

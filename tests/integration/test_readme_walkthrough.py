@@ -58,7 +58,15 @@ def test_readme_walkthrough_runs_as_printed(tmp_path: Path) -> None:
         server.wait(timeout=10)
     assert result.returncode == 0, result.stderr + result.stdout
     lines = result.stdout.splitlines()
-    assert lines[1:8] == ["referred", "assessment", "planning", "1", "in_support", "in_support", "closed"]
+    assert lines[1:8] == [
+        "referred",
+        "assessment",
+        "planning",
+        "1",
+        "in_support",
+        "in_support",
+        "closed",
+    ]
     assert lines[8] == "demo-general-support-center"
     assert lines[9] == "1 CaseReferred 紹介受付"
     assert lines[-1] == "8 CaseClosed 終結"

@@ -19,7 +19,9 @@ PARTICIPANTS = [
 PLAN = {
     "goals": ["stabilise finances"],
     "policy": "one team",
-    "roles": [{"agency_id": "center", "agency_kind": "community_general_support_center", "role": "visits"}],
+    "roles": [
+        {"agency_id": "center", "agency_kind": "community_general_support_center", "role": "visits"}
+    ],
     "monitoring_dates": ["2026-06-01"],
     "services": [],
 }
@@ -28,7 +30,8 @@ PLAN = {
 def _snapshot(app: Kasane) -> dict[str, Any]:
     with app.engine.connect() as conn:
         tables = {
-            t.name: sorted(tuple(r) for r in conn.execute(select(t)).all()) for t in READ_MODEL_TABLES
+            t.name: sorted(tuple(r) for r in conn.execute(select(t)).all())
+            for t in READ_MODEL_TABLES
         }
         tables["tracking"] = conn.execute(select(projection_tracking.c.position)).scalars().all()
     return tables
@@ -54,7 +57,9 @@ def _run_case(app: Kasane, n: int) -> None:
     )
     app.approve_plan(COORDINATOR, case_id, None, str(meeting.id))
     for k in range(n % 4):
-        app.record_monitoring(COORDINATOR, case_id, None, {"on": f"2026-07-0{k + 1}", "summary": "ok"})
+        app.record_monitoring(
+            COORDINATOR, case_id, None, {"on": f"2026-07-0{k + 1}", "summary": "ok"}
+        )
     if n % 2 == 0:
         closure_meeting = app.record_meeting(
             COORDINATOR,

@@ -61,7 +61,9 @@ def _accepted(result: CaseResult, response: Response) -> CommandAccepted:
 
 
 def _expected(if_match: int | None, body: Any) -> int | None:
-    return if_match if if_match is not None else body.expected_version
+    if if_match is not None or body is None:
+        return if_match
+    return body.expected_version
 
 
 def _data(body: Any, *exclude: str) -> dict[str, Any]:
@@ -70,7 +72,9 @@ def _data(body: Any, *exclude: str) -> dict[str, Any]:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="紹介受付: open a case (R-INT-1)")
-def refer_case(body: CaseCreate, actor: CurrentActor, app: App, response: Response) -> CommandAccepted:
+def refer_case(
+    body: CaseCreate, actor: CurrentActor, app: App, response: Response
+) -> CommandAccepted:
     """Open a case from a referral or a direct consultation."""
     data = _data(body)
     result = app.refer_case(actor, data["referral"], data["person"], data["household"])
@@ -80,7 +84,12 @@ def refer_case(body: CaseCreate, actor: CurrentActor, app: App, response: Respon
 
 @router.post("/{case_id}/explanations", summary="説明・同行の記録 (R-INT-3)")
 def record_explanation(
-    case_id: str, body: ExplanationCreate, actor: CurrentActor, app: App, if_match: IfMatch, response: Response
+    case_id: str,
+    body: ExplanationCreate,
+    actor: CurrentActor,
+    app: App,
+    if_match: IfMatch,
+    response: Response,
 ) -> CommandAccepted:
     """Record an explanation of the service or an accompaniment."""
     result = app.record_explanation(actor, case_id, _expected(if_match, body), **_data(body))
@@ -89,7 +98,12 @@ def record_explanation(
 
 @router.post("/{case_id}/consents", summary="同意の記録 (R-INT-2, R-CON-1, R-CON-5)")
 def give_consent(
-    case_id: str, body: ConsentCreate, actor: CurrentActor, app: App, if_match: IfMatch, response: Response
+    case_id: str,
+    body: ConsentCreate,
+    actor: CurrentActor,
+    app: App,
+    if_match: IfMatch,
+    response: Response,
 ) -> CommandAccepted:
     """Record one person's consent (application for use and/or sharing)."""
     result = app.give_consent(actor, case_id, _expected(if_match, body), _data(body))
@@ -98,7 +112,12 @@ def give_consent(
 
 @router.post("/{case_id}/consent-withdrawals", summary="同意の撤回 (R-CON-3)")
 def withdraw_consent(
-    case_id: str, body: ConsentWithdrawal, actor: CurrentActor, app: App, if_match: IfMatch, response: Response
+    case_id: str,
+    body: ConsentWithdrawal,
+    actor: CurrentActor,
+    app: App,
+    if_match: IfMatch,
+    response: Response,
 ) -> CommandAccepted:
     """Withdraw a consent; without the application the case returns to the council track."""
     result = app.withdraw_consent(actor, case_id, _expected(if_match, body), **_data(body))
@@ -107,7 +126,12 @@ def withdraw_consent(
 
 @router.post("/{case_id}/assessment-start", summary="アセスメント開始 (R-INT-2)")
 def start_assessment(
-    case_id: str, body: VersionOnly, actor: CurrentActor, app: App, if_match: IfMatch, response: Response
+    case_id: str,
+    actor: CurrentActor,
+    app: App,
+    if_match: IfMatch,
+    response: Response,
+    body: VersionOnly | None = None,
 ) -> CommandAccepted:
     """Take the case for assessment; needs the person's application for use."""
     return _accepted(app.start_assessment(actor, case_id, _expected(if_match, body)), response)
@@ -115,7 +139,12 @@ def start_assessment(
 
 @router.post("/{case_id}/council-referral", summary="支援会議へ (R-CON-2)")
 def refer_to_council(
-    case_id: str, body: ReasonCommand, actor: CurrentActor, app: App, if_match: IfMatch, response: Response
+    case_id: str,
+    body: ReasonCommand,
+    actor: CurrentActor,
+    app: App,
+    if_match: IfMatch,
+    response: Response,
 ) -> CommandAccepted:
     """Put a case without consent on the support-council track."""
     result = app.refer_to_council(actor, case_id, _expected(if_match, body), body.reason)
@@ -124,7 +153,12 @@ def refer_to_council(
 
 @router.post("/{case_id}/return-to-referrer", summary="紹介元へ戻す (R-INT-4)")
 def return_to_referrer(
-    case_id: str, body: ReturnToReferrer, actor: CurrentActor, app: App, if_match: IfMatch, response: Response
+    case_id: str,
+    body: ReturnToReferrer,
+    actor: CurrentActor,
+    app: App,
+    if_match: IfMatch,
+    response: Response,
 ) -> CommandAccepted:
     """Return a case that needs no coordination, after consulting the referrer."""
     data = _data(body)
@@ -134,7 +168,12 @@ def return_to_referrer(
 
 @router.post("/{case_id}/early-starts", summary="早期支援開始の記録 (R-DEC-3)")
 def record_early_start(
-    case_id: str, body: EarlyStartCreate, actor: CurrentActor, app: App, if_match: IfMatch, response: Response
+    case_id: str,
+    body: EarlyStartCreate,
+    actor: CurrentActor,
+    app: App,
+    if_match: IfMatch,
+    response: Response,
 ) -> CommandAccepted:
     """Record outreach or participation support started before the plan."""
     result = app.record_early_start(actor, case_id, _expected(if_match, body), **_data(body))
@@ -143,7 +182,12 @@ def record_early_start(
 
 @router.post("/{case_id}/contact-attempts", summary="接触の記録 (R-SUS-2)")
 def record_contact_attempt(
-    case_id: str, body: ContactAttemptCreate, actor: CurrentActor, app: App, if_match: IfMatch, response: Response
+    case_id: str,
+    body: ContactAttemptCreate,
+    actor: CurrentActor,
+    app: App,
+    if_match: IfMatch,
+    response: Response,
 ) -> CommandAccepted:
     """Record an attempt to reach the person and whether contact was made."""
     result = app.record_contact_attempt(actor, case_id, _expected(if_match, body), _data(body))
@@ -152,7 +196,12 @@ def record_contact_attempt(
 
 @router.post("/{case_id}/assessments", summary="アセスメント完了 (R-ASM-1, R-ASM-2)")
 def complete_assessment(
-    case_id: str, body: AssessmentCreate, actor: CurrentActor, app: App, if_match: IfMatch, response: Response
+    case_id: str,
+    body: AssessmentCreate,
+    actor: CurrentActor,
+    app: App,
+    if_match: IfMatch,
+    response: Response,
 ) -> CommandAccepted:
     """Record the intake-assessment sheet; the case moves to planning."""
     result = app.complete_assessment(actor, case_id, _expected(if_match, body), _data(body))
@@ -161,7 +210,12 @@ def complete_assessment(
 
 @router.post("/{case_id}/plans", summary="プラン案の作成 (R-PLN-1)")
 def draft_plan(
-    case_id: str, body: PlanCreate, actor: CurrentActor, app: App, if_match: IfMatch, response: Response
+    case_id: str,
+    body: PlanCreate,
+    actor: CurrentActor,
+    app: App,
+    if_match: IfMatch,
+    response: Response,
 ) -> CommandAccepted:
     """Write a new plan version for the meeting."""
     result = app.draft_plan(actor, case_id, _expected(if_match, body), _data(body))
@@ -170,25 +224,44 @@ def draft_plan(
 
 @router.post("/{case_id}/plan-approval", summary="プラン承認（A プラン策定時, R-MTG-5, R-PLN-2）")
 def approve_plan(
-    case_id: str, body: MeetingReference, actor: CurrentActor, app: App, if_match: IfMatch, response: Response
+    case_id: str,
+    body: MeetingReference,
+    actor: CurrentActor,
+    app: App,
+    if_match: IfMatch,
+    response: Response,
 ) -> CommandAccepted:
     """Adopt the draft plan approved at a layered support meeting (timing A)."""
     result = app.approve_plan(actor, case_id, _expected(if_match, body), body.meeting_id)
     return _accepted(result, response)
 
 
-@router.post("/{case_id}/replan-approval", summary="再プラン承認（B 再プラン策定時, R-MTG-5, R-PLN-3）")
+@router.post(
+    "/{case_id}/replan-approval", summary="再プラン承認（B 再プラン策定時, R-MTG-5, R-PLN-3）"
+)
 def approve_replan(
-    case_id: str, body: MeetingReference, actor: CurrentActor, app: App, if_match: IfMatch, response: Response
+    case_id: str,
+    body: MeetingReference,
+    actor: CurrentActor,
+    app: App,
+    if_match: IfMatch,
+    response: Response,
 ) -> CommandAccepted:
     """Adopt the re-plan approved at a layered support meeting (timing B)."""
-    result = app.approve_plan(actor, case_id, _expected(if_match, body), body.meeting_id, replan=True)
+    result = app.approve_plan(
+        actor, case_id, _expected(if_match, body), body.meeting_id, replan=True
+    )
     return _accepted(result, response)
 
 
 @router.post("/{case_id}/support-decisions", summary="支援決定 (R-DEC-1, R-DEC-2)")
 def decide_support(
-    case_id: str, body: SupportDecisionCreate, actor: CurrentActor, app: App, if_match: IfMatch, response: Response
+    case_id: str,
+    body: SupportDecisionCreate,
+    actor: CurrentActor,
+    app: App,
+    if_match: IfMatch,
+    response: Response,
 ) -> CommandAccepted:
     """The municipality decides on outreach / participation support in the plan."""
     result = app.decide_support(actor, case_id, _expected(if_match, body), **_data(body))
@@ -197,7 +270,12 @@ def decide_support(
 
 @router.post("/{case_id}/monitoring", summary="モニタリングの記録 (R-SUP-1)")
 def record_monitoring(
-    case_id: str, body: MonitoringCreate, actor: CurrentActor, app: App, if_match: IfMatch, response: Response
+    case_id: str,
+    body: MonitoringCreate,
+    actor: CurrentActor,
+    app: App,
+    if_match: IfMatch,
+    response: Response,
 ) -> CommandAccepted:
     """Record monitoring of the plan and contact with the person."""
     result = app.record_monitoring(actor, case_id, _expected(if_match, body), _data(body))
@@ -206,7 +284,12 @@ def record_monitoring(
 
 @router.post("/{case_id}/replan", summary="再プラン開始 (R-PLN-3)")
 def start_replan(
-    case_id: str, body: ReasonCommand, actor: CurrentActor, app: App, if_match: IfMatch, response: Response
+    case_id: str,
+    body: ReasonCommand,
+    actor: CurrentActor,
+    app: App,
+    if_match: IfMatch,
+    response: Response,
 ) -> CommandAccepted:
     """Start revising the plan."""
     result = app.start_replan(actor, case_id, _expected(if_match, body), body.reason)
@@ -215,7 +298,12 @@ def start_replan(
 
 @router.post("/{case_id}/closure", summary="終結（C 支援終結の判断時, R-END-1..3）")
 def close_case(
-    case_id: str, body: ClosureCreate, actor: CurrentActor, app: App, if_match: IfMatch, response: Response
+    case_id: str,
+    body: ClosureCreate,
+    actor: CurrentActor,
+    app: App,
+    if_match: IfMatch,
+    response: Response,
 ) -> CommandAccepted:
     """Close the case at its closure meeting with a lead agency and follow-up."""
     result = app.close_case(
@@ -226,16 +314,28 @@ def close_case(
 
 @router.post("/{case_id}/suspension", summary="中断（D 支援中断の決定時, R-SUS-1, R-SUS-2）")
 def suspend_case(
-    case_id: str, body: SuspensionCreate, actor: CurrentActor, app: App, if_match: IfMatch, response: Response
+    case_id: str,
+    body: SuspensionCreate,
+    actor: CurrentActor,
+    app: App,
+    if_match: IfMatch,
+    response: Response,
 ) -> CommandAccepted:
     """Suspend the case when contact is completely lost, at its suspension meeting."""
-    result = app.suspend_case(actor, case_id, _expected(if_match, body), body.meeting_id, body.reason)
+    result = app.suspend_case(
+        actor, case_id, _expected(if_match, body), body.meeting_id, body.reason
+    )
     return _accepted(result, response)
 
 
 @router.post("/{case_id}/resumption", summary="再開 (R-END-4, R-SUS-3)")
 def resume_case(
-    case_id: str, body: ResumptionCreate, actor: CurrentActor, app: App, if_match: IfMatch, response: Response
+    case_id: str,
+    body: ResumptionCreate,
+    actor: CurrentActor,
+    app: App,
+    if_match: IfMatch,
+    response: Response,
 ) -> CommandAccepted:
     """Resume a closed or suspended case."""
     result = app.resume_case(actor, case_id, _expected(if_match, body), **_data(body))
@@ -254,8 +354,13 @@ def case_list(
 ) -> CasePage:
     """List the municipality's cases from the read model."""
     page = list_cases(
-        app.engine, actor, state=state, referrer_kind=referrer_kind,
-        lead_agency_id=lead_agency_id, limit=limit, offset=offset,
+        app.engine,
+        actor,
+        state=state,
+        referrer_kind=referrer_kind,
+        lead_agency_id=lead_agency_id,
+        limit=limit,
+        offset=offset,
     )
     return CasePage.model_validate(page)
 
@@ -282,7 +387,14 @@ def case_events(case_id: str, actor: CurrentActor, app: App) -> list[CaseEvent]:
             payload={
                 k: v
                 for k, v in e.__dict__.items()
-                if k not in ("originator_id", "originator_version", "timestamp", "originator_topic", "actor")
+                if k
+                not in (
+                    "originator_id",
+                    "originator_version",
+                    "timestamp",
+                    "originator_topic",
+                    "actor",
+                )
             },
         )
         for e in events

@@ -39,8 +39,13 @@ def meeting_list(
 ) -> MeetingPage:
     """List the municipality's meetings from the read model."""
     page = list_meetings(
-        app.engine, actor, kind=kind, held_from=held_from, held_to=held_to,
-        limit=limit, offset=offset,
+        app.engine,
+        actor,
+        kind=kind,
+        held_from=held_from,
+        held_to=held_to,
+        limit=limit,
+        offset=offset,
     )
     return MeetingPage.model_validate(page)
 

@@ -30,8 +30,12 @@ def workflow_definition() -> dict[str, Any]:
                 "target": t.target,
                 "label": t.label,
                 "guards": [
-                    {"name": g, "label": wf.guards[g].label, "code": wf.guards[g].code,
-                     "rules": list(wf.guards[g].rules)}
+                    {
+                        "name": g,
+                        "label": wf.guards[g].label,
+                        "code": wf.guards[g].code,
+                        "rules": list(wf.guards[g].rules),
+                    }
                     for g in t.guards
                 ],
             }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.engine import Engine
 
 from service.domain.errors import NotFound
@@ -35,22 +35,33 @@ def list_cases(
     if lead_agency_id:
         where.append(case_list.c.lead_agency_id == lead_agency_id)
     labels = support_case_workflow().state_labels
+    order = (case_list.c.referred_at.desc(), case_list.c.case_id)
+    page = _page(engine, select(case_list), where, order, limit, offset)
+    page["items"] = [
+        {
+            **{k: v for k, v in row.items() if k != "municipality_id"},
+            "state_label": labels[row["state"]],
+        }
+        for row in page["items"]
+    ]
+    return page
+
+
+def _page(
+    engine: Engine,
+    query: Select[Any],
+    where: list[Any],
+    order: tuple[Any, ...],
+    limit: int,
+    offset: int,
+) -> dict[str, Any]:
+    """Run a filtered, ordered, paginated query; return the rows with the total count."""
     with engine.connect() as conn:
-        total = conn.execute(select(func.count()).select_from(case_list).where(*where)).scalar_one()
-        rows = conn.execute(
-            select(case_list)
-            .where(*where)
-            .order_by(case_list.c.referred_at.desc(), case_list.c.case_id)
-            .limit(limit)
-            .offset(offset)
-        ).mappings()
-        items = [
-            {
-                **{k: v for k, v in row.items() if k != "municipality_id"},
-                "state_label": labels[row["state"]],
-            }
-            for row in rows
-        ]
+        total = conn.execute(
+            select(func.count()).select_from(query.where(*where).subquery())
+        ).scalar_one()
+        rows = conn.execute(query.where(*where).order_by(*order).limit(limit).offset(offset))
+        items = [dict(row) for row in rows.mappings()]
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
@@ -104,19 +115,10 @@ def list_meetings(
         where.append(meeting_list.c.held_on >= held_from)
     if held_to:
         where.append(meeting_list.c.held_on <= held_to)
-    with engine.connect() as conn:
-        total = conn.execute(
-            select(func.count()).select_from(meeting_list).where(*where)
-        ).scalar_one()
-        documents = conn.execute(
-            select(meeting_list.c.document)
-            .where(*where)
-            .order_by(meeting_list.c.held_on.desc(), meeting_list.c.meeting_id)
-            .limit(limit)
-            .offset(offset)
-        ).scalars()
-        items = [_meeting(json.loads(d)) for d in documents]
-    return {"items": items, "total": total, "limit": limit, "offset": offset}
+    order = (meeting_list.c.held_on.desc(), meeting_list.c.meeting_id)
+    page = _page(engine, select(meeting_list.c.document), where, order, limit, offset)
+    page["items"] = [_meeting(json.loads(row["document"])) for row in page["items"]]
+    return page
 
 
 def get_meeting(engine: Engine, actor: Actor, meeting_id: str) -> dict[str, Any]:

@@ -1,0 +1,35 @@
+"""The role × command table (R-ORG-1): one place, covering every command of the workflow."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.domain.errors import RoleNotPermitted
+from service.domain.permissions import PERMISSIONS, authorize
+from service.domain.values import Role
+from service.domain.workflow import support_case_workflow
+
+QUERIES = {"list_cases", "read_case", "read_case_events", "list_meetings", "read_meeting"}
+
+
+def test_every_workflow_command_has_a_row() -> None:
+    """A new command in the workflow cannot slip past the role table."""
+    assert set(support_case_workflow().events) | {"refer_case", "record_meeting"} | QUERIES == set(
+        PERMISSIONS
+    )
+
+
+def test_R_DEC_1_R_ORG_1_only_the_municipality_decides() -> None:
+    """R-DEC-1, R-ORG-1: the support decision is the municipality's own work."""
+    assert PERMISSIONS["decide_support"] == frozenset({Role.municipality})
+    for role in Role:
+        if role is not Role.municipality:
+            with pytest.raises(RoleNotPermitted) as refused:
+                authorize(role, "decide_support")
+            assert refused.value.code == "role_not_permitted"
+
+
+def test_auditor_reads_but_never_commands() -> None:
+    """The auditor replays history; it changes nothing."""
+    for action, roles in PERMISSIONS.items():
+        assert (Role.auditor in roles) == (action in QUERIES), action

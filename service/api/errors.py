@@ -33,7 +33,7 @@ def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JS
     """Return a problem+json response."""
     body = {"type": _TYPE_BASE + code, "title": title, "status": status, "detail": detail}
     body["code"] = code
-    body.update({k: v for k, v in extra.items() if v})
+    body.update({k: v for k, v in extra.items() if v is not None})
     headers = {"WWW-Authenticate": "ApiKey"} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
@@ -62,8 +62,11 @@ def install(app: FastAPI) -> None:
             exc.code,
             exc.title,
             exc.message,
-            rules=list(exc.rules),
-            allowed_commands=list(exc.allowed_commands),
+            rules=list(exc.rules) or None,
+            # A workflow refusal always says what is allowed now, even when nothing is.
+            allowed_commands=list(exc.allowed_commands)
+            if isinstance(exc, (CommandNotAllowed, GateRefused))
+            else None,
         )
 
     @app.exception_handler(RequestValidationError)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from service.domain.case import SupportCase
 from service.domain.errors import NotFound, VersionConflict
+from service.domain.evidence import MeetingEvidence
 from service.domain.meeting import Meeting
 from service.domain.permissions import authorize
 from service.domain.values import Actor, MeetingKind
@@ -218,9 +219,14 @@ class Kasane(Application[UUID]):
     ) -> CaseResult:
         """Adopt the draft plan at its meeting (R-MTG-5 A / B)."""
         command = "approve_replan" if replan else "approve_plan"
-        evidence = self._evidence(actor, meeting_id, case_id)
         method = SupportCase.approve_replan if replan else SupportCase.approve_plan
-        return self._change(command, actor, case_id, ev, lambda c: method(c, actor, evidence))
+        return self._change(
+            command,
+            actor,
+            case_id,
+            ev,
+            lambda c: method(c, actor, self._evidence(actor, meeting_id, c)),
+        )
 
     def decide_support(self, actor: Actor, case_id: str, ev: int | None, **kw: Any) -> CaseResult:
         """The municipality's support decision (R-DEC-1, R-DEC-2)."""
@@ -246,39 +252,46 @@ class Kasane(Application[UUID]):
         self, actor: Actor, case_id: str, ev: int | None, meeting_id: str, closure: Json
     ) -> CaseResult:
         """Close the case at its closure meeting (R-END-1..3, R-MTG-5 C)."""
-        evidence = self._evidence(actor, meeting_id, case_id)
         return self._change(
-            "close_case", actor, case_id, ev, lambda c: c.close_case(actor, evidence, closure)
+            "close_case",
+            actor,
+            case_id,
+            ev,
+            lambda c: c.close_case(actor, self._evidence(actor, meeting_id, c), closure),
         )
 
     def suspend_case(
         self, actor: Actor, case_id: str, ev: int | None, meeting_id: str, reason: str
     ) -> CaseResult:
         """Suspend the case at its suspension meeting (R-SUS-1, R-SUS-2, R-MTG-5 D)."""
-        evidence = self._evidence(actor, meeting_id, case_id)
         return self._change(
-            "suspend_case", actor, case_id, ev, lambda c: c.suspend_case(actor, evidence, reason)
+            "suspend_case",
+            actor,
+            case_id,
+            ev,
+            lambda c: c.suspend_case(actor, self._evidence(actor, meeting_id, c), reason),
         )
 
     def resume_case(self, actor: Actor, case_id: str, ev: int | None, **kw: Any) -> CaseResult:
         """Resume a closed or suspended case (R-END-4, R-SUS-3)."""
         return self._change("resume_case", actor, case_id, ev, lambda c: c.resume_case(actor, **kw))
 
-    def _evidence(self, actor: Actor, meeting_id: str, case_id: str) -> Any:
-        return self.load_meeting(actor, meeting_id).evidence_for(case_id)
+    def _evidence(self, actor: Actor, meeting_id: str, case: SupportCase) -> MeetingEvidence:
+        return self.load_meeting(actor, meeting_id).evidence_for(str(case.id))
 
     def record_meeting(
         self, actor: Actor, kind: MeetingKind, agenda: list[Json], **kw: Any
     ) -> Meeting:
         """Record a held meeting with its agenda of cases (R-MTG-1..7, R-CON-2)."""
         authorize(actor.role, "record_meeting")
-        consented = {
-            item["case_id"]
-            for item in agenda
-            if self.load_case(actor, item["case_id"]).has_application_for_use
-        }
+        cases = [self.load_case(actor, item["case_id"]) for item in agenda]
         meeting = Meeting.record(
-            actor, kind=kind, agenda=agenda, consented_case_ids=consented, **kw
+            actor,
+            kind=kind,
+            agenda=agenda,
+            consented_case_ids={str(c.id) for c in cases if c.has_application_for_use},
+            plan_counts={str(c.id): len(c.plans) for c in cases},
+            **kw,
         )
         self._commit(meeting)
         return meeting

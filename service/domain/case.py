@@ -10,7 +10,13 @@ from service.domain.errors import DomainError
 from service.domain.evidence import MeetingEvidence
 from service.domain.gates import CaseGates
 from service.domain.values import Actor, Timing
-from service.domain.workflow import Workflow, support_case_workflow
+from service.domain.workflow import (
+    Workflow,
+    has_text,
+    register,
+    support_case_workflow,
+    workflow_version,
+)
 
 MAIN_PERSON = "person"
 
@@ -50,8 +56,11 @@ class SupportCase(Aggregate):
         self.monitoring: list[Json] = []
         self.closure: Json | None = None
         self.suspension: Json | None = None
+        self.closures: list[Json] = []
+        self.suspensions: list[Json] = []
         self.resumptions: list[Json] = []
         self.meeting_ids: list[str] = []
+        self.attempts_since_contact = 0
 
     # --- creation -------------------------------------------------------------------------
 
@@ -65,8 +74,8 @@ class SupportCase(Aggregate):
         workflow: Workflow | None = None,
     ) -> SupportCase:
         """Open a case from a referral or a direct consultation (R-INT-1)."""
-        wf = workflow or support_case_workflow()
-        if not str(referral.get("reason", "")).strip():
+        wf = register(workflow) if workflow else support_case_workflow()
+        if not has_text(referral.get("reason")):
             raise DomainError(
                 "a referral records the compound needs that bring the case",
                 code="referral_reason_required",
@@ -87,7 +96,7 @@ class SupportCase(Aggregate):
     @property
     def workflow(self) -> Workflow:
         """Return the workflow this case runs under."""
-        return support_case_workflow()
+        return workflow_version(self.workflow_version)
 
     @property
     def person_ids(self) -> list[str]:
@@ -105,7 +114,7 @@ class SupportCase(Aggregate):
     @property
     def has_application_for_use(self) -> bool:
         """The person's application for use (利用申込) stands (R-INT-2)."""
-        return any(c["application_for_use"] for c in self.active_consents(MAIN_PERSON))
+        return any(c.get("application_for_use") for c in self.active_consents(MAIN_PERSON))
 
     @property
     def plan_in_draft(self) -> Json | None:
@@ -221,6 +230,9 @@ class SupportCase(Aggregate):
     @event("ContactAttemptRecorded")
     def _contact_attempt_recorded(self, actor: Json, state: str, attempt: Json) -> None:
         self.contacts.append(attempt)
+        self.attempts_since_contact = (
+            0 if attempt.get("reached") else self.attempts_since_contact + 1
+        )
         self.state = state
 
     def complete_assessment(self, actor: Actor, assessment: Json) -> None:
@@ -278,6 +290,7 @@ class SupportCase(Aggregate):
     ) -> None:
         plan = self.plans[plan_version - 1]
         plan["meeting_id"] = meeting_id
+        plan["timing"] = timing
         self._record_meeting(meeting_id)
         if state == "awaiting_decision":
             plan["status"] = "awaiting_decision"
@@ -323,6 +336,8 @@ class SupportCase(Aggregate):
     @event("MonitoringRecorded")
     def _monitoring_recorded(self, actor: Json, state: str, record: Json) -> None:
         self.monitoring.append(record)
+        if record.get("contact_made"):
+            self.attempts_since_contact = 0
         self.state = state
 
     def start_replan(self, actor: Actor, reason: str) -> None:
@@ -349,6 +364,7 @@ class SupportCase(Aggregate):
     @event("CaseClosed")
     def _case_closed(self, actor: Json, state: str, meeting_id: str, closure: Json) -> None:
         self.closure = {**closure, "meeting_id": meeting_id}
+        self.closures.append(self.closure)
         self._record_meeting(meeting_id)
         self.state = state
 
@@ -366,6 +382,7 @@ class SupportCase(Aggregate):
     @event("CaseSuspended")
     def _case_suspended(self, actor: Json, state: str, meeting_id: str, reason: str) -> None:
         self.suspension = {"meeting_id": meeting_id, "reason": reason}
+        self.suspensions.append(self.suspension)
         self._record_meeting(meeting_id)
         self.state = state
 
@@ -385,7 +402,8 @@ class SupportCase(Aggregate):
     @event("CaseResumed")
     def _case_resumed(self, actor: Json, state: str, resumption: Json) -> None:
         self.resumptions.append(resumption)
-        self.closure = None
+        self.attempts_since_contact = 0  # contact is restored, or the case starts anew
+        self.closure = None  # the past ones stay in closures / suspensions
         self.suspension = None
         self.state = state
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from service.domain.evidence import MeetingEvidence
 from service.domain.values import COMPREHENSIVE_CONSULTATION_KINDS, Actor, Role, Timing
+from service.domain.workflow import has_text
 
 if TYPE_CHECKING:
     from service.domain.case import SupportCase
@@ -51,7 +52,7 @@ class CaseGates:
         remaining = [
             c
             for c in self._case.active_consents("person")
-            if c["application_for_use"] and c["consent_id"] != self._get("consent_id")
+            if c.get("application_for_use") and c["consent_id"] != self._get("consent_id")
         ]
         return not remaining
 
@@ -63,21 +64,19 @@ class CaseGates:
     @property
     def referrer_consulted(self) -> bool:
         consultation = self._get("consultation") or {}
-        return bool(str(consultation.get("consulted_on", "")).strip()) and bool(
-            str(consultation.get("summary", "")).strip()
-        )
+        return has_text(consultation.get("consulted_on")) and has_text(consultation.get("summary"))
 
     # plan (R-PLN-1, R-DEC-3)
     @property
     def early_start_has_reason(self) -> bool:
-        return bool(str(self._get("reason") or "").strip())
+        return has_text(self._get("reason"))
 
     @property
     def plan_is_complete(self) -> bool:
         plan = self._get("plan") or {}
         return bool(
             plan.get("goals")
-            and str(plan.get("policy", "")).strip()
+            and has_text(plan.get("policy"))
             and plan.get("roles")
             and plan.get("monitoring_dates")
         )
@@ -115,6 +114,10 @@ class CaseGates:
         return self._meeting is not None and self._meeting.has_mandatory_participants
 
     @property
+    def meeting_not_used_before(self) -> bool:
+        return self._meeting is not None and self._meeting.meeting_id not in self._case.meeting_ids
+
+    @property
     def meeting_approved_this_case(self) -> bool:
         timing = self._get("timing")
         return (
@@ -130,20 +133,23 @@ class CaseGates:
 
     @property
     def refusal_has_reason(self) -> bool:
-        return bool(str(self._get("reason") or "").strip())
+        return has_text(self._get("reason"))
 
     @property
     def decision_granted(self) -> bool:
         return self._get("granted") is True
 
+    def _refused_at(self, timing: Timing) -> bool:
+        pending = self._case.pending_plan or {}
+        return self._get("granted") is False and pending.get("timing") == timing
+
     @property
     def decision_refused_first_plan(self) -> bool:
-        pending = self._case.pending_plan
-        return self._get("granted") is False and self._case.current_plan is None and bool(pending)
+        return self._refused_at(Timing.plan)
 
     @property
     def decision_refused_replan(self) -> bool:
-        return self._get("granted") is False and self._case.current_plan is not None
+        return self._refused_at(Timing.replan)
 
     # closure (R-END-2, R-END-3)
     @property
@@ -160,13 +166,8 @@ class CaseGates:
     # suspension (R-SUS-1..3)
     @property
     def contact_attempts_recorded(self) -> bool:
-        attempts_since_contact: list[dict[str, Any]] = []
-        for attempt in self._case.contacts:
-            attempts_since_contact = (
-                [] if attempt.get("reached") else [*attempts_since_contact, attempt]
-            )
-        return bool(attempts_since_contact)
+        return self._case.attempts_since_contact > 0
 
     @property
     def contact_restored(self) -> bool:
-        return bool(str(self._get("contact_restored_on") or "").strip())
+        return has_text(self._get("contact_restored_on"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
@@ -55,6 +55,7 @@ class Meeting(Aggregate):
         participants: list[Json],
         agenda: list[Json],
         consented_case_ids: Collection[str],
+        plan_counts: Mapping[str, int] | None = None,
         person_attended: bool = False,
         resource_shortages: list[str] | None = None,
         title: str = "",
@@ -62,7 +63,7 @@ class Meeting(Aggregate):
     ) -> Meeting:
         """Record a held meeting after checking who hosts and who attended it."""
         _check_host(actor, kind)
-        _check_agenda(kind, agenda, consented_case_ids)
+        _check_agenda(kind, agenda, consented_case_ids, plan_counts)
         if kind is MeetingKind.layered_support_meeting:
             attended = {Role(p["role"]) for p in participants if p.get("attended", True)}
             if not {Role.coordinator, Role.municipality} <= attended:
@@ -127,14 +128,26 @@ def _check_host(actor: Actor, kind: MeetingKind) -> None:
         )
 
 
-def _check_agenda(kind: MeetingKind, agenda: list[Json], consented: Collection[str]) -> None:
-    case_ids = [item["case_id"] for item in agenda]
+def _check_agenda(
+    kind: MeetingKind,
+    agenda: list[Json],
+    consented: Collection[str],
+    plan_counts: Mapping[str, int] | None,
+) -> None:
+    case_ids = [item.get("case_id") for item in agenda]
     if len(set(case_ids)) != len(case_ids):
         raise RuleViolation(
             "one agenda item per case", code="duplicate_agenda_item", rules=("R-MTG-7",)
         )
     for item in agenda:
-        timing = Timing(item["timing"])
+        try:
+            timing, _ = Timing(item["timing"]), Outcome(item["outcome"])
+        except (KeyError, ValueError):
+            raise RuleViolation(
+                "an agenda item names its case, a timing and an outcome",
+                code="invalid_agenda_item",
+                rules=("R-MTG-7",),
+            ) from None
         if timing is not Timing.none and kind is not MeetingKind.layered_support_meeting:
             raise RuleViolation(
                 "only a layered support meeting is held at a plan, re-plan, closure or "
@@ -142,13 +155,25 @@ def _check_agenda(kind: MeetingKind, agenda: list[Json], consented: Collection[s
                 code="timing_requires_layered_support_meeting",
                 rules=("R-MTG-5", "R-MTG-6"),
             )
-        if timing is not Timing.none and item.get("plan_version") is None:
+        version = item.get("plan_version")
+        if timing is not Timing.none and version is None:
             raise RuleViolation(
                 "an agenda item at one of the four timings names the plan version",
                 code="plan_version_required",
                 rules=("R-MTG-5",),
             )
-        if kind is MeetingKind.layered_support_meeting and item["case_id"] not in consented:
+        if (
+            version is not None
+            and plan_counts is not None
+            and not 1 <= version <= plan_counts.get(item["case_id"], 0)
+        ):
+            raise RuleViolation(
+                f"the case has no plan version {version} to decide on",
+                code="plan_version_unknown",
+                rules=("R-MTG-5", "R-PLN-3"),
+            )
+        # Only the support council may take a case without consent (R-CON-2).
+        if kind is not MeetingKind.support_council and item["case_id"] not in consented:
             raise RuleViolation(
                 "a case without the person's consent goes to the support council only",
                 code="case_without_consent",

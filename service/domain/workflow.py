@@ -190,8 +190,30 @@ def _strict(machine_class: type) -> type:
     )
 
 
+_BY_VERSION: dict[int, Workflow] = {}
+
+
+def register(workflow: Workflow) -> Workflow:
+    """Make a workflow version available to the cases that run under it."""
+    known = _BY_VERSION.setdefault(workflow.version, workflow)
+    if known is not workflow and known.document != workflow.document:
+        raise ValueError(f"workflow version {workflow.version} is already defined otherwise")
+    return known
+
+
+def workflow_version(version: int) -> Workflow:
+    """Return the workflow a case recorded at its referral."""
+    support_case_workflow()
+    return _BY_VERSION[version]
+
+
 @cache
 def support_case_workflow() -> Workflow:
-    """Return the support-case workflow in force."""
+    """Return the support-case workflow in force for new cases."""
     with SUPPORT_CASE.open(encoding="utf-8") as f:
-        return Workflow(yaml.safe_load(f))
+        return register(Workflow(yaml.safe_load(f)))
+
+
+def has_text(value: object) -> bool:
+    """Whether a free-text field holds something other than blanks (None is empty)."""
+    return isinstance(value, str) and bool(value.strip())

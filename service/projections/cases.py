@@ -15,7 +15,8 @@ from service.persistence.tables import case_detail, case_list
 def detail_document(case: SupportCase) -> dict[str, Any]:
     """Return the case detail as stored in the view (allowed commands are added on read)."""
     current = case.current_plan
-    closure = case.closure or {}
+    # The lead agency of the latest closure keeps accompanying the person after a resumption.
+    latest_closure = case.closures[-1] if case.closures else {}
     return {
         "case_id": str(case.id),
         "municipality_id": case.municipality_id,
@@ -40,7 +41,9 @@ def detail_document(case: SupportCase) -> dict[str, Any]:
         "closure": case.closure,
         "suspension": case.suspension,
         "resumptions": case.resumptions,
-        "lead_agency_id": closure.get("lead_agency_id"),
+        "closures": case.closures,
+        "suspensions": case.suspensions,
+        "lead_agency_id": latest_closure.get("lead_agency_id"),
     }
 
 

@@ -133,8 +133,8 @@ HOARDING_COUPLE = {
 # --- case work ------------------------------------------------------------------------------
 
 
-def refer(client: TestClient, case: Json, key: str = CENTER) -> Json:
-    """Refer a case to the coordinator (R-INT-1); return the answer (201)."""
+def refer(client: TestClient, case: Json, key: str = COORDINATOR) -> Json:
+    """Record a referral to the coordinator (R-INT-1); return the answer (201)."""
     return ok(post(client, key, "/cases", case), 201)
 
 
@@ -282,21 +282,28 @@ SIMPLE_ROLES = [
 ]
 
 
-def case_in_planning(client: TestClient, case: Json = SATO) -> str:
+def case_in_planning(client: TestClient, case: Json = SATO, key: str = COORDINATOR) -> str:
     """Refer, consent, assess: a case in planning; return its id."""
-    case_id: str = refer(client, case)["case_id"]
+    case_id: str = refer(client, case, key)["case_id"]
     consent(client, case_id, [CENTER_AGENCY, SELF_RELIANCE_AGENCY])
     start_assessment(client, case_id)
     assess(client, case_id)
     return case_id
 
 
-def case_in_support(client: TestClient, case: Json = SUZUKI, services: list[str] | None = None) -> str:
+def case_in_support(
+    client: TestClient,
+    case: Json = SUZUKI,
+    services: list[str] | None = None,
+    key: str = COORDINATOR,
+) -> str:
     """Bring a case to in_support through plan v1, meeting A and (if needed) the decision."""
-    case_id = case_in_planning(client, case)
+    case_id = case_in_planning(client, case, key)
     draft_plan(client, case_id, plan_body(SIMPLE_ROLES, services))
     meeting_id = layered_meeting(client, case_id, "plan", 1)
-    body = ok(post(client, COORDINATOR, f"/cases/{case_id}/plan-approval", {"meeting_id": meeting_id}))
+    body = ok(
+        post(client, COORDINATOR, f"/cases/{case_id}/plan-approval", {"meeting_id": meeting_id})
+    )
     if body["state"] == "awaiting_decision":
         body = decide(client, case_id)
     assert body["state"] == "in_support"

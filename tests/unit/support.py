@@ -8,11 +8,13 @@ case built here has passed the same gates as a case built by a user.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from eventsourcing.application import Application
 
 from service.domain.case import SupportCase
 from service.domain.errors import CommandNotAllowed, DomainError
@@ -54,7 +56,12 @@ def participant(actor: Actor, attended: bool = True) -> Json:
 
 
 MANDATORY = [participant(COORDINATOR), participant(CITY)]
-REGULAR_MEETING = [*MANDATORY, participant(CENTER), participant(SELF_RELIANCE), participant(OUTREACH)]
+REGULAR_MEETING = [
+    *MANDATORY,
+    participant(CENTER),
+    participant(SELF_RELIANCE),
+    participant(OUTREACH),
+]
 
 
 # --- referral and consent ------------------------------------------------------------------
@@ -214,9 +221,7 @@ def hold_meeting(
         meeting_format="online",
         participants=list(REGULAR_MEETING if participants is None else participants),
         agenda=agenda,
-        consented_case_ids=set(
-            (i["case_id"] for i in agenda) if consented is None else consented
-        ),
+        consented_case_ids=set((i["case_id"] for i in agenda) if consented is None else consented),
         **extra,
     )
 
@@ -241,7 +246,7 @@ def evidence(
     outcome: Outcome = Outcome.approved,
     meeting_id: str = "meeting-direct",
 ) -> MeetingEvidence:
-    """Build a meeting's evidence directly, for gate checks `Meeting.record` would not let through."""
+    """Build a meeting's evidence directly, for gates `Meeting.record` would not let through."""
     return MeetingEvidence(
         meeting_id=meeting_id,
         kind=kind,
@@ -342,12 +347,27 @@ def suspended(case: SupportCase) -> SupportCase:
     """Contact lost after attempts, suspension decided at meeting D."""
     in_support(case, ("participation",))
     case.record_contact_attempt(COORDINATOR, unreached("2026-08-01", "phone"))
-    case.record_contact_attempt(COORDINATOR, unreached("2026-08-05", "information_from_surroundings"))
+    case.record_contact_attempt(
+        COORDINATOR, unreached("2026-08-05", "information_from_surroundings")
+    )
     case.record_contact_attempt(COORDINATOR, unreached("2026-08-09", "home_visit"))
     version = case.current_plan["version"]
-    case.suspend_case(COORDINATOR, meeting_for(case, Timing.suspension, version), "連絡が完全に途絶")
+    case.suspend_case(
+        COORDINATOR, meeting_for(case, Timing.suspension, version), "連絡が完全に途絶"
+    )
     assert case.state == "suspended"
     return case
+
+
+def domain_state(aggregate: Any) -> dict[str, Any]:
+    """Return an aggregate's id, version and domain attributes (not the library's bookkeeping)."""
+    state = {k: v for k, v in vars(aggregate).items() if not k.startswith("_")}
+    return {"id": aggregate.id, "version": aggregate.version, **copy.deepcopy(state)}
+
+
+def in_memory_app() -> Application:
+    """An eventsourcing application with in-memory persistence, whatever the environment says."""
+    return Application(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
 
 
 def event_names(case: SupportCase) -> list[str]:
@@ -448,12 +468,3 @@ def not_allowed(case: SupportCase) -> Iterator[pytest.ExceptionInfo[DomainError]
     with refused(CommandNotAllowed, "command_not_allowed", case=case) as exc:
         yield exc
     assert set(exc.value.allowed_commands) == ALLOWED[state]
-
-
-def domain_bug(description: str) -> pytest.MarkDecorator:
-    """Mark a test that proves a rule the domain breaks today (reported, not fixed here).
-
-    Strict: once the domain is fixed the test passes, the run reports XPASS as a failure and
-    the mark must be removed.
-    """
-    return pytest.mark.xfail(strict=True, reason=f"domain bug: {description}")

@@ -53,7 +53,9 @@ def test_R_ASM_2_reassessment_during_replanning_stays_in_replanning(yamada: Supp
 def test_R_ASM_3_outreach_may_start_early_from_assessment(yamada: SupportCase) -> None:
     """R-ASM-3: from the assessment stage, outreach may be engaged early with a reason."""
     support.in_assessment(yamada)
-    yamada.record_early_start(OUTREACH, "outreach", "長男が訪問を拒否、関係づくりが急務", "2026-04-20")
+    yamada.record_early_start(
+        OUTREACH, "outreach", "長男が訪問を拒否、関係づくりが急務", "2026-04-20"
+    )
     assert yamada.state == "assessment"
     assert yamada.early_starts[0]["service"] == "outreach"
 
@@ -81,9 +83,6 @@ def test_R_ASM_3_early_start_without_reason_is_refused(yamada: SupportCase, reas
         {"monitoring_dates": []},
         pytest.param(
             {"policy": None},
-            marks=support.domain_bug(
-                "gates.py:80 plan_is_complete: str(None) == 'None' counts as a policy"
-            ),
         ),
     ],
     ids=["no-goals", "no-policy", "blank-policy", "no-roles", "no-monitoring", "null-policy"],

@@ -11,7 +11,6 @@ from service.domain.errors import GateRefused, RuleViolation
 from service.domain.values import MeetingKind, Timing
 from tests.unit import support
 from tests.unit.support import (
-    CENTER,
     CITY,
     COORDINATOR,
     OUTREACH,
@@ -141,7 +140,9 @@ def test_R_CON_3_withdrawing_the_application_moves_the_case_to_council_track(
 def test_R_CON_3_withdrawing_a_sharing_consent_keeps_the_application(yamada: SupportCase) -> None:
     """R-CON-3: withdrawing a consent that is not the application leaves the case where it is."""
     support.in_planning(yamada)
-    sharing = yamada.give_consent(COORDINATOR, support.sharing_consent("person", ["outreach-hikari"]))
+    sharing = yamada.give_consent(
+        COORDINATOR, support.sharing_consent("person", ["outreach-hikari"])
+    )
     yamada.withdraw_consent(COORDINATOR, sharing, "2026-09-01")
     assert yamada.state == "planning"
     assert yamada.has_application_for_use
@@ -175,7 +176,7 @@ def test_R_CON_3_withdrawing_a_withdrawn_or_unknown_consent_is_refused(
 def test_R_CON_5_household_member_consent_does_not_satisfy_the_application(
     yamada: SupportCase,
 ) -> None:
-    """R-CON-5: consent is per person; タロウ's sharing consent is not ハナ's application for use."""
+    """R-CON-5: consent is per person: タロウ's sharing consent is not ハナ's application."""
     yamada.give_consent(COORDINATOR, support.sharing_consent("member-1"))
     assert yamada.active_consents("member-1")
     assert yamada.active_consents("person") == []
@@ -209,7 +210,9 @@ def test_R_CON_5_member_withdrawal_does_not_touch_the_main_application(
 ) -> None:
     """R-CON-5: withdrawing a household member's consent leaves the person's application."""
     support.in_support(yamada)
-    taro = yamada.give_consent(COORDINATOR, support.sharing_consent("member-1", ["outreach-hikari"]))
+    taro = yamada.give_consent(
+        COORDINATOR, support.sharing_consent("member-1", ["outreach-hikari"])
+    )
     yamada.withdraw_consent(COORDINATOR, taro, "2026-09-01")
     assert yamada.state == "in_support"
     assert yamada.has_application_for_use

@@ -122,22 +122,20 @@ def test_R_DEC_3_early_participation_in_replanning_is_carried_into_the_replan(
 ) -> None:
     """R-DEC-3: in the 8050 re-plan, participation started early must be in plan v2."""
     support.in_replanning(yamada, ["outreach"])
-    yamada.record_early_start(PARTICIPATION, "participation", "農作業体験の受け入れ枠", "2026-11-01")
+    yamada.record_early_start(
+        PARTICIPATION, "participation", "農作業体験の受け入れ枠", "2026-11-01"
+    )
     with refused(GateRefused, "plan_omits_early_start", case=yamada):
         yamada.draft_plan(COORDINATOR, support.plan(["outreach"]))
     assert yamada.draft_plan(COORDINATOR, support.plan(["outreach", "participation"])) == 2
 
 
-@pytest.mark.parametrize(
-    "host", [COORDINATOR, CENTER, OUTREACH], ids=lambda a: str(a.role)
-)
+@pytest.mark.parametrize("host", [COORDINATOR, CENTER, OUTREACH], ids=lambda a: str(a.role))
 def test_R_ORG_1_support_council_hosted_by_non_municipality_is_refused(
     hoarding_couple: SupportCase, host: Actor
 ) -> None:
     """R-ORG-1: hosting the support council is the municipality's own work."""
-    with refused(
-        RuleViolation, "council_host_must_be_municipality", rules=["R-ORG-1", "R-CON-2"]
-    ):
+    with refused(RuleViolation, "council_host_must_be_municipality", rules=["R-ORG-1", "R-CON-2"]):
         support.hold_meeting(
             [support.item(hoarding_couple, Timing.none, None, "noted")],
             kind=MeetingKind.support_council,

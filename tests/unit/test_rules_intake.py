@@ -59,14 +59,11 @@ def test_R_INT_1_direct_consultation_opens_a_case(hoarding_couple: SupportCase) 
         "   ",
         pytest.param(
             None,
-            marks=support.domain_bug(
-                "case.py:69 str(None) == 'None' passes the non-empty check of the reason"
-            ),
         ),
     ],
 )
 def test_R_INT_1_referral_without_reason_is_refused(reason: str | None) -> None:
-    """R-INT-1: the reason (the compound needs) must be recorded; a referral without it is refused."""
+    """R-INT-1: the reason (the compound needs) is recorded; a referral without it is refused."""
     referral = support.referral_from(CENTER, "x")
     referral["reason"] = reason
     with refused(DomainError, "referral_reason_required", rules=["R-INT-1"]):
@@ -135,9 +132,6 @@ def test_R_INT_3_explanation_is_not_recorded_once_assessment_started(yamada: Sup
         {"consulted_on": " ", "summary": "通常の連携で対応可能"},
         pytest.param(
             {"consulted_on": None, "summary": None},
-            marks=support.domain_bug(
-                "gates.py:66-67 referrer_consulted: str(None) == 'None' counts as consulted"
-            ),
         ),
     ],
 )
@@ -145,9 +139,7 @@ def test_R_INT_4_return_to_referrer_without_consultation_is_refused(
     takahashi: SupportCase, consultation: dict | None
 ) -> None:
     """R-INT-4: a case returns to the referrer only after consulting the referrer."""
-    with refused(
-        GateRefused, "referrer_consultation_required", rules=["R-INT-4"], case=takahashi
-    ):
+    with refused(GateRefused, "referrer_consultation_required", rules=["R-INT-4"], case=takahashi):
         takahashi.return_to_referrer(COORDINATOR, consultation)
 
 

@@ -211,9 +211,7 @@ def test_R_MTG_6_plan_approval_with_a_case_conference_is_refused(sato: SupportCa
         kind=MeetingKind.case_conference,
         host=SELF_RELIANCE,
     )
-    with refused(
-        GateRefused, "meeting_not_layered_support_meeting", rules=["R-MTG-6"], case=sato
-    ):
+    with refused(GateRefused, "meeting_not_layered_support_meeting", rules=["R-MTG-6"], case=sato):
         sato.approve_plan(COORDINATOR, conference.evidence_for(str(sato.id)))
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from service.domain.case import SupportCase
 from service.domain.errors import GateRefused
-from service.domain.values import Timing
+from service.domain.values import MeetingKind, Timing
 from tests.unit import support
 from tests.unit.support import (
     CENTER,
@@ -55,7 +55,9 @@ def test_R_END_1_closure_from_planning_is_not_allowed(sato: SupportCase) -> None
     support.in_planning(sato)
     sato.draft_plan(COORDINATOR, support.plan())
     with not_allowed(sato) as exc:
-        sato.close_case(COORDINATOR, support.meeting_for(sato, Timing.closure, 1), support.closure())
+        sato.close_case(
+            COORDINATOR, support.meeting_for(sato, Timing.closure, 1), support.closure()
+        )
     assert exc.value.code == "command_not_allowed"
     assert set(exc.value.allowed_commands) == {
         "give_consent",
@@ -70,7 +72,7 @@ def test_R_END_1_closure_from_planning_is_not_allowed(sato: SupportCase) -> None
 def test_R_END_1_closure_with_a_case_conference_is_refused(sato: SupportCase) -> None:
     """R-END-1, R-MTG-6: closure is decided at a layered support meeting, not a case conference."""
     support.in_support(sato)
-    conference = support.evidence(kind=support.MeetingKind.case_conference, timing=Timing.closure)
+    conference = support.evidence(kind=MeetingKind.case_conference, timing=Timing.closure)
     with refused(GateRefused, "meeting_not_layered_support_meeting", case=sato):
         sato.close_case(COORDINATOR, conference, support.closure())
 
@@ -193,7 +195,7 @@ def test_R_SUS_2_suspension_without_contact_attempts_is_refused(suzuki: SupportC
 
 
 def test_R_SUS_2_attempts_followed_by_a_reached_contact_do_not_count(suzuki: SupportCase) -> None:
-    """R-SUS-2: once the person was reached, earlier failed attempts no longer justify suspension."""
+    """R-SUS-2: once the person was reached, earlier failed attempts do not justify suspension."""
     support.in_support(suzuki, ["participation"])
     suzuki.record_contact_attempt(COORDINATOR, support.unreached("2026-08-01"))
     suzuki.record_contact_attempt(COORDINATOR, support.reached("2026-08-03"))
@@ -209,9 +211,7 @@ def test_R_SUS_3_resume_after_suspension_needs_contact_restored_on(suzuki: Suppo
     """R-SUS-3: a suspended case resumes when contact is restored, and only then."""
     support.suspended(suzuki)
     for missing in (None, "", "  "):
-        with refused(
-            GateRefused, "contact_restoration_required", rules=["R-SUS-3"], case=suzuki
-        ):
+        with refused(GateRefused, "contact_restoration_required", rules=["R-SUS-3"], case=suzuki):
             suzuki.resume_case(
                 COORDINATOR, "本人から電話", "2026-12-01", contact_restored_on=missing
             )

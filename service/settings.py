@@ -57,6 +57,24 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     page_size_max: int = 200
+    max_body_bytes: int = Field(
+        default=1_000_000, description="Largest request body accepted (OWASP API4)"
+    )
+    rate_limit_per_minute: int = Field(
+        default=1200, description="Requests per minute allowed to one credential (OWASP API4)"
+    )
+    jwt_issuer: str | None = Field(default=None, description="Expected `iss` of bearer tokens")
+    jwt_audience: str = Field(default="kasane", description="Expected `aud` of bearer tokens")
+    jwks_file: str | None = Field(default=None, description="Path of a JWKS file of signing keys")
+    jwks_url: str | None = Field(default=None, description="URL of the identity provider's JWKS")
+    jwt_dev_hs256_secret: str | None = Field(
+        default=None,
+        description="Development only: accept HS256 tokens signed with this secret",
+    )
+    master_key: str | None = Field(
+        default=None,
+        description="Base64 of the 32-byte master key that wraps the per-person data keys",
+    )
 
 
 @cache

@@ -1,4 +1,4 @@
-"""The `kasane` command: migrate, serve, diagram, openapi, projections."""
+"""The `kasane` command: migrate, serve, diagram, openapi, projections, API keys, tokens."""
 
 from __future__ import annotations
 
@@ -6,12 +6,18 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from service.domain.values import Actor
+    from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 DIAGRAM = ROOT / "workflows" / "support_case.mmd"
 OPENAPI = ROOT / "openapi" / "openapi.json"
 BEGIN, END = "<!-- diagram:begin -->", "<!-- diagram:end -->"
+ROLES_BEGIN, ROLES_END = "<!-- roles:begin -->", "<!-- roles:end -->"
 
 
 def openapi_document() -> str:
@@ -19,7 +25,7 @@ def openapi_document() -> str:
     from service.main import create_app
     from service.settings import Settings
 
-    app = create_app(Settings(database_url="sqlite://"))
+    app = create_app(Settings(database_url="sqlite://", development_keys=False))
     return json.dumps(app.openapi(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
 
 
@@ -28,6 +34,89 @@ def readme_with_diagram(readme: str, mermaid: str) -> str:
     head, _, rest = readme.partition(BEGIN)
     _, _, tail = rest.partition(END)
     return f"{head}{BEGIN}\n```mermaid\n{mermaid}```\n{END}{tail}"
+
+
+def _add_party(parser: argparse.ArgumentParser) -> None:
+    from service.domain.values import Role
+
+    parser.add_argument("--municipality", required=True, help="municipality id (the tenant)")
+    parser.add_argument("--agency", required=True, help="agency id")
+    parser.add_argument("--role", required=True, choices=[str(r) for r in Role], help="role")
+
+
+def _add_credential_commands(sub: Any) -> None:
+    apikeys = sub.add_parser("apikeys", help="API keys of service accounts")
+    actions = apikeys.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="create a key and print it (shown only once)")
+    create.add_argument("--name", required=True, help="what the key is for, e.g. the vendor")
+    _add_party(create)
+    actions.add_parser("list", help="list the keys (never the keys themselves)")
+    revoke = actions.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("id", help="id printed by `create` or `list`")
+    token = sub.add_parser("token", help="print a development HS256 bearer token")
+    _add_party(token)
+    token.add_argument("--minutes", type=int, default=60, help="lifetime (default 60)")
+
+
+def _party(args: argparse.Namespace) -> Actor:
+    from service.domain.values import Actor, Role
+
+    return Actor(args.municipality, args.agency, Role(args.role))
+
+
+def _apikeys(args: argparse.Namespace, database_url: str) -> int:
+    from sqlalchemy import create_engine
+
+    from service.security import api_keys
+
+    engine = create_engine(database_url)
+    if args.action == "create":
+        record, key = api_keys.create_api_key(engine, args.name, _party(args))
+        print(f"id {record.id}", file=sys.stderr)
+        print(key)
+    elif args.action == "list":
+        for r in api_keys.list_api_keys(engine):
+            status = f"revoked {r.revoked_at}" if r.revoked_at else "active"
+            print(
+                "\t".join(
+                    (r.id, r.name, r.municipality_id, r.agency_id, r.role, r.created_at, status)
+                )
+            )
+    elif not api_keys.revoke_api_key(engine, args.id):
+        print(f"no active API key with id {args.id}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _token(args: argparse.Namespace, settings: Settings) -> int:
+    from service.security.tokens import development_token
+
+    if not settings.jwt_dev_hs256_secret:
+        print("refused: KASANE_JWT_DEV_HS256_SECRET is not set (development only)", file=sys.stderr)
+        return 2
+    print(development_token(settings, _party(args), args.minutes))
+    return 0
+
+
+def role_table() -> str:
+    """Return the README's role table, rendered from service/domain/permissions.py."""
+    from service.domain.permissions import PERMISSIONS
+    from service.domain.values import ROLE_LABELS, Role
+
+    lines = ["| action | roles that may perform it |", "|---|---|"]
+    for action, roles in PERMISSIONS.items():
+        allowed = ", ".join(f"`{r}`" for r in Role if r in roles)
+        lines.append(f"| `{action}` | {'every role' if roles == set(Role) else allowed} |")
+    lines += ["", "| role | 役割 |", "|---|---|"]
+    lines += [f"| `{r}` | {ROLE_LABELS[r]} |" for r in Role]
+    return "\n".join(lines) + "\n"
+
+
+def readme_with_roles(readme: str, table: str) -> str:
+    """Return the README text with the role table replaced."""
+    head, _, rest = readme.partition(ROLES_BEGIN)
+    _, _, tail = rest.partition(ROLES_END)
+    return f"{head}{ROLES_BEGIN}\n{table}{ROLES_END}{tail}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,8 +129,15 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int)
     sub.add_parser("diagram", help="write the Mermaid state diagram (file and README)")
     sub.add_parser("openapi", help="write openapi/openapi.json")
+    sub.add_parser("roles", help="write the README's role table from the permissions table")
     projections = sub.add_parser("projections", help="read-model maintenance")
     projections.add_argument("action", choices=["rebuild"])
+    erase = sub.add_parser("erase", help="destroy a person's data key (crypto-shredding)")
+    erase.add_argument("case_id")
+    erase.add_argument("person_id", help="`person` or a household member's id")
+    erase.add_argument("--municipality", required=True, help="the case's municipality")
+    erase.add_argument("--reason", required=True, help="retention ended, or the lawful request")
+    _add_credential_commands(sub)
     args = parser.parse_args(argv)
 
     from service.settings import get_settings
@@ -57,8 +153,14 @@ def main(argv: list[str] | None = None) -> int:
         from service.persistence.migrate import upgrade
 
         upgrade(settings.database_url)
+        # No uvicorn access log or default handler: paths, queries and exception messages may
+        # hold personal data; service.logs writes the access log (route templates only).
         uvicorn.run(
-            "service.main:app", host=args.host or settings.host, port=args.port or settings.port
+            "service.main:app",
+            host=args.host or settings.host,
+            port=args.port or settings.port,
+            access_log=False,
+            log_config=None,
         )
     elif args.command == "diagram":
         from service.domain.workflow import support_case_workflow
@@ -70,11 +172,27 @@ def main(argv: list[str] | None = None) -> int:
         )
     elif args.command == "openapi":
         OPENAPI.write_text(openapi_document(), encoding="utf-8")
+    elif args.command == "roles":
+        README.write_text(
+            readme_with_roles(README.read_text(encoding="utf-8"), role_table()), encoding="utf-8"
+        )
     elif args.command == "projections":
         from service.application.kasane import Kasane
 
-        position = Kasane(settings.database_url).rebuild_read_models()
+        position = Kasane(settings.database_url, settings.master_key).rebuild_read_models()
         print(f"read models rebuilt up to position {position}")
+    elif args.command == "erase":
+        from service.application.kasane import Kasane
+        from service.domain.values import Actor, Role
+
+        operator = Actor(args.municipality, "kasane-cli", Role.municipality)
+        app = Kasane(settings.database_url, settings.master_key)
+        erased = app.erase_person(operator, args.case_id, args.person_id, args.reason)
+        print("erased" if erased else "already erased")
+    elif args.command == "apikeys":
+        return _apikeys(args, settings.database_url)
+    elif args.command == "token":
+        return _token(args, settings)
     return 0
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from service.api import errors
-from service.api.routers import cases, meetings, workflow
+from service import logs
+from service.api import errors, middleware
+from service.api.routers import access_log, cases, meetings, workflow
 from service.application.kasane import Kasane
+from service.security.authenticator import start_authenticator
 from service.settings import Settings, get_settings
 
 DESCRIPTION = """
@@ -21,6 +23,7 @@ problem documents with a stable `code`.
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the FastAPI app on the configured (already migrated) database."""
     config = settings or get_settings()
+    logs.configure_logging()
     app = FastAPI(
         title="Kasane",
         version="0.1.0",
@@ -28,10 +31,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
     )
     app.state.settings = config
-    app.state.kasane = Kasane(config.database_url)
+    app.state.kasane = Kasane(config.database_url, config.master_key)
+    app.state.authenticator = start_authenticator(config, app.state.kasane.engine)
     errors.install(app)
+    middleware.install(app, config)
     app.include_router(cases.router)
     app.include_router(meetings.router)
+    app.include_router(access_log.router)
     app.include_router(workflow.router)
     return app
 

@@ -11,13 +11,15 @@ from service.domain.values import Role
 
 
 class ApiKeyEntry(BaseModel):
-    """Who an API key stands for: municipality (tenant), agency and role."""
+    """Who a development API key stands for: municipality (tenant), agency and role."""
 
     municipality_id: str
     agency_id: str
     role: Role
 
 
+# Public, well-known keys for `make run`, the README walk-through and the tests. They are stored
+# hashed like any other key, and refused whenever `development_keys` is false.
 DEVELOPMENT_API_KEYS: dict[str, ApiKeyEntry] = {
     "dev-municipality": ApiKeyEntry(
         municipality_id="demo-city", agency_id="demo-city-welfare", role=Role.municipality
@@ -50,9 +52,12 @@ class Settings(BaseSettings):
         default="sqlite:///./kasane.db",
         description="SQLAlchemy URL; by default a SQLite file in the working directory.",
     )
-    api_keys: dict[str, ApiKeyEntry] = Field(
-        default_factory=lambda: dict(DEVELOPMENT_API_KEYS),
-        description="API key → acting party, as JSON. The default is a development table.",
+    development_keys: bool = Field(
+        default=True,
+        description=(
+            "Seed and accept the development API keys (DEVELOPMENT_API_KEYS); "
+            "set false in production and create keys with `kasane apikeys create`"
+        ),
     )
     host: str = "127.0.0.1"
     port: int = 8000
@@ -61,7 +66,8 @@ class Settings(BaseSettings):
         default=1_000_000, description="Largest request body accepted (OWASP API4)"
     )
     rate_limit_per_minute: int = Field(
-        default=1200, description="Requests per minute allowed to one credential (OWASP API4)"
+        default=1200,
+        description="Requests per minute allowed to one credential (OWASP API4); 0 turns it off",
     )
     jwt_issuer: str | None = Field(default=None, description="Expected `iss` of bearer tokens")
     jwt_audience: str = Field(default="kasane", description="Expected `aud` of bearer tokens")

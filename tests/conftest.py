@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine
 
+from service.domain.values import Actor, Role
 from service.main import create_app
 from service.persistence.migrate import upgrade
+from service.security.api_keys import create_api_key
 from service.settings import Settings
 
 
@@ -23,7 +27,7 @@ def database_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    """Return settings on the test database with the development key table."""
+    """Return settings on the test database; the app seeds the development API keys."""
     return Settings(database_url=database_url)
 
 
@@ -41,3 +45,22 @@ def make_client(settings: Settings) -> Callable[[], TestClient]:
 def client(make_client: Callable[[], TestClient]) -> TestClient:
     """Return a client of the API."""
     return make_client()
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """Return an engine on the test database."""
+    engine = create_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def make_api_key(engine: Engine) -> Callable[[str, Role], str]:
+    """Return a factory of API keys for (municipality, role), agency `<municipality>-<role>`."""
+
+    def make(municipality_id: str, role: Role) -> str:
+        actor = Actor(municipality_id, f"{municipality_id}-{role}", role)
+        return create_api_key(engine, f"test {municipality_id} {role}", actor)[1]
+
+    return make

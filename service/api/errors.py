@@ -19,6 +19,7 @@ from service.domain.errors import (
     RuleViolation,
     VersionConflict,
 )
+from service.request_context import request_id
 
 PROBLEM = "application/problem+json"
 logger = logging.getLogger("kasane")
@@ -34,7 +35,7 @@ def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JS
     body = {"type": _TYPE_BASE + code, "title": title, "status": status, "detail": detail}
     body["code"] = code
     body.update({k: v for k, v in extra.items() if v is not None})
-    headers = {"WWW-Authenticate": "ApiKey"} if status == 401 else None
+    headers = {"WWW-Authenticate": 'Bearer, ApiKey header="X-API-Key"'} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
@@ -85,13 +86,19 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Unauthenticated)
     async def unauthenticated(request: Request, exc: Unauthenticated) -> JSONResponse:
-        return problem(401, "unauthenticated", "認証が必要です", "a valid API key is required")
+        return problem(
+            401, "unauthenticated", "認証が必要です", "a valid bearer token or API key is required"
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         # The exception text may hold personal data: only its type is logged, never returned.
-        logger.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
-        return problem(500, "internal_error", "内部エラーが発生しました", "an unexpected error")
+        route = getattr(request.scope.get("route"), "path", None)  # a template, never values
+        logger.error("unhandled %s on %s %s", type(exc).__name__, request.method, route)
+        response = problem(500, "internal_error", "内部エラーが発生しました", "an unexpected error")
+        # Sent from outside the request-id middleware: carry the id for the caller's report.
+        response.headers["X-Request-ID"] = request_id.get()
+        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

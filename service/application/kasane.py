@@ -9,7 +9,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Mapper
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -19,6 +19,8 @@ from service.domain.evidence import MeetingEvidence
 from service.domain.meeting import Meeting
 from service.domain.permissions import authorize
 from service.domain.values import Actor, MeetingKind
+from service.persistence.crypto import KeyStore
+from service.persistence.sealing import SealingMapper
 from service.projections import runner
 
 T = TypeVar("T")
@@ -41,7 +43,8 @@ class Kasane(Application[UUID]):
 
     name = "kasane"
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, master_key: str | None = None) -> None:
+        self._master_key = master_key
         super().__init__(
             env={
                 "PERSISTENCE_MODULE": "eventsourcing_sqlalchemy",
@@ -55,18 +58,29 @@ class Kasane(Application[UUID]):
         """Return the database engine shared by the event store and the read models."""
         return cast(Engine, self.recorder.datastore.engine)  # type: ignore[attr-defined]
 
+    def construct_mapper(self) -> Mapper[UUID]:
+        """Seal personal fields with per-person keys (service/persistence/crypto.py)."""
+        engine = self.factory.datastore.engine  # type: ignore[attr-defined]
+        self.keys = KeyStore(engine, self._master_key)
+        return SealingMapper(self.construct_transcoder(), self.keys)
+
     # --- plumbing -----------------------------------------------------------------------------
 
     def _commit(self, *aggregates: Aggregate) -> None:
         try:
             with self.recorder.transaction(commit=True) as session:  # type: ignore[attr-defined]
+                for aggregate in aggregates:
+                    if isinstance(aggregate, SupportCase):
+                        self.keys.ensure(session, str(aggregate.id), aggregate.person_ids)
                 recordings = self.save(*aggregates)
                 ids = [r.notification.id for r in recordings]
-                runner.apply_saved(cast(Session, session), aggregates, ids)
+                runner.apply_saved(cast(Session, session), aggregates, ids, self.keys)
         except IntegrityError:
             raise VersionConflict(
                 "another change to this case was saved first; reload and retry"
             ) from None
+        finally:
+            self.keys.settle()
 
     def _load(self, cls: type[T], actor: Actor, aggregate_id: str, what: str) -> T:
         try:
@@ -315,7 +329,18 @@ class Kasane(Application[UUID]):
                 yield n.id, self.mapper.to_domain_event(n)
             start = notifications[-1].id + 1
 
+    def erase_person(self, actor: Actor, case_id: str, person_id: str, reason: str) -> bool:
+        """Destroy a person's data key (retention ended or a lawful request); history stays."""
+        authorize(actor.role, "erase_personal_data")
+        case = self.load_case(actor, case_id)
+        if person_id not in case.person_ids:
+            raise NotFound(f"person {person_id} not found in case {case_id}")
+        erased = self.keys.erase(case_id, person_id, reason, actor.agency_id)
+        with self.recorder.transaction(commit=True) as session:  # type: ignore[attr-defined]
+            runner.project(cast(Session, session), self.load_case(actor, case_id), self.keys)
+        return erased
+
     def rebuild_read_models(self) -> int:
         """Rebuild every read model from zero; return the last position applied."""
         with self.recorder.transaction(commit=True) as session:  # type: ignore[attr-defined]
-            return runner.rebuild(cast(Session, session), self.all_events())
+            return runner.rebuild(cast(Session, session), self.all_events(), self.keys)

@@ -255,7 +255,7 @@ class SupportCase(Aggregate):
     @event("PlanDrafted")
     def _plan_drafted(self, actor: Json, state: str, plan: Json) -> None:
         for p in self.plans:
-            if p["status"] in ("draft", "refused"):
+            if p["status"] in ("draft", "refused", "awaiting_decision"):
                 p["status"] = "superseded"
         self.plans.append({**plan, "status": "draft", "meeting_id": None, "decision": None})
         self.state = state

@@ -37,12 +37,14 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "suspend_case": frozenset(_CASE_RUNNERS),
     "resume_case": frozenset(_CASE_RUNNERS),
     "record_meeting": frozenset({Role.coordinator, Role.municipality, Role.integration_client}),
+    "erase_personal_data": frozenset({Role.municipality}),
     # queries
     "list_cases": frozenset(_READERS),
     "read_case": frozenset(_READERS),
     "read_case_events": frozenset(_READERS),
     "list_meetings": frozenset(_READERS),
     "read_meeting": frozenset(_READERS),
+    "read_access_log": frozenset({Role.municipality, Role.auditor}),
 }
 
 

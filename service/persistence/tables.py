@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import Column, Index, Integer, LargeBinary, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -54,6 +54,43 @@ case_meetings = Table(
     Column("outcome", String(16), nullable=False),
 )
 
+personal_data = Table(
+    "personal_data",
+    metadata,
+    Column("case_id", String(36), primary_key=True),
+    Column("person_id", String(32), primary_key=True),
+    Column("document", Text, nullable=False),
+)
+
+access_log = Table(
+    "access_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", String(40), nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Column("municipality_id", String(64), nullable=False),
+    Column("agency_id", String(64), nullable=False),
+    Column("role", String(64), nullable=False),
+    Column("case_id", String(36), nullable=False),
+    Column("person_id", String(32), nullable=False),
+    Column("fields", Text, nullable=False),
+    Column("basis", String(80), nullable=False),
+    Index("access_log_municipality_case_idx", "municipality_id", "case_id"),
+)
+
+# One data key per person, wrapped by the master key; erasure destroys it (crypto.py).
+data_keys = Table(
+    "data_keys",
+    metadata,
+    Column("case_id", String(36), primary_key=True),
+    Column("person_id", String(32), primary_key=True),
+    Column("wrapped_key", LargeBinary, nullable=True),
+    Column("created_at", String(40), nullable=False),
+    Column("erased_at", String(40), nullable=True),
+    Column("erased_by", String(64), nullable=True),
+    Column("reason", Text, nullable=True),
+)
+
 projection_tracking = Table(
     "projection_tracking",
     metadata,
@@ -61,4 +98,20 @@ projection_tracking = Table(
     Column("position", Integer, nullable=False),
 )
 
-READ_MODEL_TABLES = (case_list, case_detail, meeting_list, case_meetings)
+READ_MODEL_TABLES = (case_list, case_detail, meeting_list, case_meetings, personal_data)
+
+# Credentials of service accounts, not a read model: never wiped by a rebuild. Only the SHA-256
+# of each key is kept (service/security/api_keys.py says why that suffices).
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("key_hash", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("municipality_id", String(64), nullable=False),
+    Column("agency_id", String(64), nullable=False),
+    Column("role", String(64), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("revoked_at", String(40), nullable=True),
+    Index("api_keys_key_hash_idx", "key_hash", unique=True),
+)

@@ -9,7 +9,9 @@ from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session
 
 from service.domain.case import SupportCase
-from service.persistence.tables import case_detail, case_list
+from service.domain.personal import MAIN_PERSON, split_assessment, split_person
+from service.persistence.crypto import KeyStore
+from service.persistence.tables import case_detail, case_list, personal_data
 
 
 def detail_document(case: SupportCase) -> dict[str, Any]:
@@ -26,13 +28,13 @@ def detail_document(case: SupportCase) -> dict[str, Any]:
         "referred_at": case.created_on.isoformat(),
         "updated_at": case.modified_on.isoformat(),
         "referral": case.referral,
-        "person": case.person,
-        "household": case.household,
+        "person": split_person(case.person)[0],
+        "household": [split_person(m)[0] for m in case.household],
         "consents": case.consents,
         "explanations": case.explanations,
         "council_referral": case.council_referral,
         "return_to_referrer": case.return_to_referrer_record,
-        "assessments": case.assessments,
+        "assessments": [split_assessment(a)[0] for a in case.assessments],
         "early_starts": case.early_starts,
         "contacts": case.contacts,
         "monitoring": case.monitoring,
@@ -47,12 +49,36 @@ def detail_document(case: SupportCase) -> dict[str, Any]:
     }
 
 
-def project_case(session: Session, case: SupportCase) -> None:
+def personal_documents(case: SupportCase) -> dict[str, dict[str, Any]]:
+    """Return each person's personal data: identity, and for the person the narratives."""
+    documents: dict[str, dict[str, Any]] = {
+        MAIN_PERSON: {
+            "identity": split_person(case.person)[1],
+            "assessments": [split_assessment(a)[1] for a in case.assessments],
+        }
+    }
+    for member in case.household:
+        documents[member["person_id"]] = {"identity": split_person(member)[1]}
+    return documents
+
+
+def project_case(session: Session, case: SupportCase, keys: KeyStore) -> None:
     """Write the case's rows in the list and detail views (an upsert by delete and insert)."""
     doc = detail_document(case)
     case_id = doc["case_id"]
     session.execute(delete(case_list).where(case_list.c.case_id == case_id))
     session.execute(delete(case_detail).where(case_detail.c.case_id == case_id))
+    session.execute(delete(personal_data).where(personal_data.c.case_id == case_id))
+    for person_id, personal in personal_documents(case).items():
+        session.execute(
+            insert(personal_data).values(
+                case_id=case_id,
+                person_id=person_id,
+                document=json.dumps(
+                    keys.seal(case_id, person_id, personal, "read-model", session.connection())
+                ),
+            )
+        )
     session.execute(
         insert(case_list).values(
             case_id=case_id,

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from service.domain.case import SupportCase
 from service.domain.meeting import Meeting
+from service.persistence.crypto import KeyStore
 from service.persistence.tables import READ_MODEL_TABLES, projection_tracking
 from service.projections.cases import project_case
 from service.projections.meetings import project_meeting
@@ -19,10 +20,10 @@ from service.projections.meetings import project_meeting
 TRACKING_NAME = "read_models"
 
 
-def project(session: Session, aggregate: Aggregate) -> None:
+def project(session: Session, aggregate: Aggregate, keys: KeyStore) -> None:
     """Write the views of one aggregate."""
     if isinstance(aggregate, SupportCase):
-        project_case(session, aggregate)
+        project_case(session, aggregate, keys)
     elif isinstance(aggregate, Meeting):
         project_meeting(session, aggregate)
 
@@ -49,16 +50,16 @@ def advance(session: Session, new_position: int) -> None:
 
 
 def apply_saved(
-    session: Session, aggregates: Iterable[Aggregate], notification_ids: list[int]
+    session: Session, aggregates: Iterable[Aggregate], notification_ids: list[int], keys: KeyStore
 ) -> None:
     """Project aggregates just saved, in the same transaction as their events."""
     for aggregate in aggregates:
-        project(session, aggregate)
+        project(session, aggregate, keys)
     if notification_ids:
         advance(session, max(max(notification_ids), position(session)))
 
 
-def rebuild(session: Session, events: Iterator[tuple[int, Any]]) -> int:
+def rebuild(session: Session, events: Iterator[tuple[int, Any]], keys: KeyStore) -> int:
     """Empty the views and fold every event (in notification order) back into them."""
     for table in READ_MODEL_TABLES:
         session.execute(delete(table))
@@ -69,6 +70,6 @@ def rebuild(session: Session, events: Iterator[tuple[int, Any]]) -> int:
         aggregates[originator] = domain_event.mutate(aggregates.get(originator))
         last = notification_id
     for aggregate in aggregates.values():
-        project(session, aggregate)
+        project(session, aggregate, keys)
     advance(session, last)
     return last

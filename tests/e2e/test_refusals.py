@@ -372,7 +372,7 @@ def test_unknown_body_field_is_refused(client: TestClient) -> None:
 def test_request_without_a_valid_api_key_is_unauthenticated(
     client: TestClient, key: str | None
 ) -> None:
-    """Every endpoint needs a known X-API-Key."""
+    """Every endpoint needs a known credential: a bearer token or an X-API-Key."""
     case_id = refer(client, SATO)["case_id"]
     for response in (
         client.get("/cases", headers=as_(key)),
@@ -381,7 +381,7 @@ def test_request_without_a_valid_api_key_is_unauthenticated(
         post(client, key, f"/cases/{case_id}/assessment-start", {}),
     ):
         problem(response, 401, "unauthenticated")
-        assert response.headers["WWW-Authenticate"] == "ApiKey"
+        assert response.headers["WWW-Authenticate"] == 'Bearer, ApiKey header="X-API-Key"'
     assert ok(client.get("/cases", headers=as_(COORDINATOR)))["total"] == 1
     unchanged(client, case_id, 1)
 

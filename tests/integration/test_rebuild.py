@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import select
@@ -28,11 +29,16 @@ PLAN = {
 
 
 def _snapshot(app: Kasane) -> dict[str, Any]:
+    """Every view row; sealed personal data compared by content (nonces differ per sealing)."""
     with app.engine.connect() as conn:
         tables = {
             t.name: sorted(tuple(r) for r in conn.execute(select(t)).all())
             for t in READ_MODEL_TABLES
         }
+        tables["personal_data"] = [
+            (case_id, person_id, app.keys.unseal(case_id, json.loads(doc), "read-model"))
+            for case_id, person_id, doc in tables["personal_data"]
+        ]
         tables["tracking"] = conn.execute(select(projection_tracking.c.position)).scalars().all()
     return tables
 

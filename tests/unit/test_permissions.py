@@ -9,14 +9,23 @@ from service.domain.permissions import PERMISSIONS, authorize
 from service.domain.values import Role
 from service.domain.workflow import support_case_workflow
 
-QUERIES = {"list_cases", "read_case", "read_case_events", "list_meetings", "read_meeting"}
+QUERIES = {
+    "list_cases",
+    "read_case",
+    "read_case_events",
+    "list_meetings",
+    "read_meeting",
+    "read_access_log",
+}
 
 
 def test_every_workflow_command_has_a_row() -> None:
     """A new command in the workflow cannot slip past the role table."""
-    assert set(support_case_workflow().events) | {"refer_case", "record_meeting"} | QUERIES == set(
-        PERMISSIONS
-    )
+    assert set(support_case_workflow().events) | {
+        "refer_case",
+        "record_meeting",
+        "erase_personal_data",
+    } | QUERIES == set(PERMISSIONS)
 
 
 def test_R_DEC_1_R_ORG_1_only_the_municipality_decides() -> None:

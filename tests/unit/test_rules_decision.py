@@ -158,3 +158,21 @@ def test_R_ORG_1_municipality_hosts_the_council_and_decides(yamada: SupportCase)
         yamada.decide_support(COORDINATOR, granted=True, reason="", decided_on="2026-06-12")
     yamada.decide_support(CITY, granted=True, reason="", decided_on="2026-06-12")
     assert yamada.state == "in_support"
+
+
+def test_R_PLN_3_plan_pending_when_application_was_withdrawn_is_not_left_pending(
+    yamada: SupportCase,
+) -> None:
+    """R-PLN-3, R-CON-3, R-DEC-2: after withdrawal and re-entry, only the new plan is pending.
+
+    Plan v1 awaited the decision when 山田ハナ withdrew her application; she applies again and
+    plan v2 is drafted: v1 must no longer read as awaiting a decision.
+    """
+    support.awaiting_decision(yamada, ["outreach"])
+    yamada.withdraw_consent(COORDINATOR, "consent-1", "2026-07-01")
+    assert yamada.state == "council_track"
+    support.in_planning(yamada)
+    yamada.draft_plan(COORDINATOR, support.plan(["outreach"]))
+    statuses = [p["status"] for p in yamada.plans]
+    assert statuses[-1] == "draft"
+    assert "awaiting_decision" not in statuses

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
-from service.api.deps import App, CurrentActor, IfMatch
+from service.api.deps import App, CurrentActor, GuardedRoute, IfMatch, permit
 from service.api.schemas.cases import (
     AssessmentCreate,
     CaseCreate,
@@ -18,6 +18,8 @@ from service.api.schemas.cases import (
     ConsentWithdrawal,
     ContactAttemptCreate,
     EarlyStartCreate,
+    ErasureCreate,
+    ErasureDone,
     ExplanationCreate,
     MeetingReference,
     MonitoringCreate,
@@ -33,19 +35,21 @@ from service.api.schemas.common import CommandAccepted, Problem
 from service.application.kasane import CaseResult
 from service.domain.labels import EVENT_LABELS
 from service.domain.workflow import support_case_workflow
-from service.views import get_case, list_cases
+from service.views import case_history, get_case, list_cases
 
 _PROBLEM = {"model": Problem, "content": {"application/problem+json": {}}}
 PROBLEMS: dict[int | str, dict[str, Any]] = {
-    401: {**_PROBLEM, "description": "No or unknown API key"},
+    401: {**_PROBLEM, "description": "No, unknown, revoked or expired credential"},
     403: {**_PROBLEM, "description": "The role may not do this"},
     404: {**_PROBLEM, "description": "No such case in this municipality"},
     409: {**_PROBLEM, "description": "Refused by the workflow or a stale expected version"},
     412: {**_PROBLEM, "description": "If-Match names a stale version"},
+    413: {**_PROBLEM, "description": "Request body over the size cap"},
     422: {**_PROBLEM, "description": "Malformed request or a rule not met"},
+    429: {**_PROBLEM, "description": "Rate limit of the credential exceeded (Retry-After)"},
 }
 
-router = APIRouter(prefix="/cases", tags=["cases"], responses=PROBLEMS)
+router = APIRouter(prefix="/cases", tags=["cases"], responses=PROBLEMS, route_class=GuardedRoute)
 
 
 def _accepted(result: CaseResult, response: Response) -> CommandAccepted:
@@ -71,7 +75,12 @@ def _data(body: Any, *exclude: str) -> dict[str, Any]:
     return data
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, summary="紹介受付: open a case (R-INT-1)")
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="紹介受付: open a case (R-INT-1)",
+    dependencies=[Depends(permit("refer_case"))],
+)
 def refer_case(
     body: CaseCreate, actor: CurrentActor, app: App, response: Response
 ) -> CommandAccepted:
@@ -82,7 +91,11 @@ def refer_case(
     return _accepted(result, response)
 
 
-@router.post("/{case_id}/explanations", summary="説明・同行の記録 (R-INT-3)")
+@router.post(
+    "/{case_id}/explanations",
+    summary="説明・同行の記録 (R-INT-3)",
+    dependencies=[Depends(permit("record_explanation"))],
+)
 def record_explanation(
     case_id: str,
     body: ExplanationCreate,
@@ -96,7 +109,11 @@ def record_explanation(
     return _accepted(result, response)
 
 
-@router.post("/{case_id}/consents", summary="同意の記録 (R-INT-2, R-CON-1, R-CON-5)")
+@router.post(
+    "/{case_id}/consents",
+    summary="同意の記録 (R-INT-2, R-CON-1, R-CON-5)",
+    dependencies=[Depends(permit("give_consent"))],
+)
 def give_consent(
     case_id: str,
     body: ConsentCreate,
@@ -110,7 +127,11 @@ def give_consent(
     return _accepted(result, response)
 
 
-@router.post("/{case_id}/consent-withdrawals", summary="同意の撤回 (R-CON-3)")
+@router.post(
+    "/{case_id}/consent-withdrawals",
+    summary="同意の撤回 (R-CON-3)",
+    dependencies=[Depends(permit("withdraw_consent"))],
+)
 def withdraw_consent(
     case_id: str,
     body: ConsentWithdrawal,
@@ -124,7 +145,11 @@ def withdraw_consent(
     return _accepted(result, response)
 
 
-@router.post("/{case_id}/assessment-start", summary="アセスメント開始 (R-INT-2)")
+@router.post(
+    "/{case_id}/assessment-start",
+    summary="アセスメント開始 (R-INT-2)",
+    dependencies=[Depends(permit("start_assessment"))],
+)
 def start_assessment(
     case_id: str,
     actor: CurrentActor,
@@ -137,7 +162,11 @@ def start_assessment(
     return _accepted(app.start_assessment(actor, case_id, _expected(if_match, body)), response)
 
 
-@router.post("/{case_id}/council-referral", summary="支援会議へ (R-CON-2)")
+@router.post(
+    "/{case_id}/council-referral",
+    summary="支援会議へ (R-CON-2)",
+    dependencies=[Depends(permit("refer_to_council"))],
+)
 def refer_to_council(
     case_id: str,
     body: ReasonCommand,
@@ -151,7 +180,11 @@ def refer_to_council(
     return _accepted(result, response)
 
 
-@router.post("/{case_id}/return-to-referrer", summary="紹介元へ戻す (R-INT-4)")
+@router.post(
+    "/{case_id}/return-to-referrer",
+    summary="紹介元へ戻す (R-INT-4)",
+    dependencies=[Depends(permit("return_to_referrer"))],
+)
 def return_to_referrer(
     case_id: str,
     body: ReturnToReferrer,
@@ -166,7 +199,11 @@ def return_to_referrer(
     return _accepted(result, response)
 
 
-@router.post("/{case_id}/early-starts", summary="早期支援開始の記録 (R-DEC-3)")
+@router.post(
+    "/{case_id}/early-starts",
+    summary="早期支援開始の記録 (R-DEC-3)",
+    dependencies=[Depends(permit("record_early_start"))],
+)
 def record_early_start(
     case_id: str,
     body: EarlyStartCreate,
@@ -180,7 +217,11 @@ def record_early_start(
     return _accepted(result, response)
 
 
-@router.post("/{case_id}/contact-attempts", summary="接触の記録 (R-SUS-2)")
+@router.post(
+    "/{case_id}/contact-attempts",
+    summary="接触の記録 (R-SUS-2)",
+    dependencies=[Depends(permit("record_contact_attempt"))],
+)
 def record_contact_attempt(
     case_id: str,
     body: ContactAttemptCreate,
@@ -194,7 +235,11 @@ def record_contact_attempt(
     return _accepted(result, response)
 
 
-@router.post("/{case_id}/assessments", summary="アセスメント完了 (R-ASM-1, R-ASM-2)")
+@router.post(
+    "/{case_id}/assessments",
+    summary="アセスメント完了 (R-ASM-1, R-ASM-2)",
+    dependencies=[Depends(permit("complete_assessment"))],
+)
 def complete_assessment(
     case_id: str,
     body: AssessmentCreate,
@@ -208,7 +253,11 @@ def complete_assessment(
     return _accepted(result, response)
 
 
-@router.post("/{case_id}/plans", summary="プラン案の作成 (R-PLN-1)")
+@router.post(
+    "/{case_id}/plans",
+    summary="プラン案の作成 (R-PLN-1)",
+    dependencies=[Depends(permit("draft_plan"))],
+)
 def draft_plan(
     case_id: str,
     body: PlanCreate,
@@ -222,7 +271,11 @@ def draft_plan(
     return _accepted(result, response)
 
 
-@router.post("/{case_id}/plan-approval", summary="プラン承認（A プラン策定時, R-MTG-5, R-PLN-2）")
+@router.post(
+    "/{case_id}/plan-approval",
+    summary="プラン承認（A プラン策定時, R-MTG-5, R-PLN-2）",
+    dependencies=[Depends(permit("approve_plan"))],
+)
 def approve_plan(
     case_id: str,
     body: MeetingReference,
@@ -237,7 +290,9 @@ def approve_plan(
 
 
 @router.post(
-    "/{case_id}/replan-approval", summary="再プラン承認（B 再プラン策定時, R-MTG-5, R-PLN-3）"
+    "/{case_id}/replan-approval",
+    summary="再プラン承認（B 再プラン策定時, R-MTG-5, R-PLN-3）",
+    dependencies=[Depends(permit("approve_replan"))],
 )
 def approve_replan(
     case_id: str,
@@ -254,7 +309,11 @@ def approve_replan(
     return _accepted(result, response)
 
 
-@router.post("/{case_id}/support-decisions", summary="支援決定 (R-DEC-1, R-DEC-2)")
+@router.post(
+    "/{case_id}/support-decisions",
+    summary="支援決定 (R-DEC-1, R-DEC-2)",
+    dependencies=[Depends(permit("decide_support"))],
+)
 def decide_support(
     case_id: str,
     body: SupportDecisionCreate,
@@ -268,7 +327,11 @@ def decide_support(
     return _accepted(result, response)
 
 
-@router.post("/{case_id}/monitoring", summary="モニタリングの記録 (R-SUP-1)")
+@router.post(
+    "/{case_id}/monitoring",
+    summary="モニタリングの記録 (R-SUP-1)",
+    dependencies=[Depends(permit("record_monitoring"))],
+)
 def record_monitoring(
     case_id: str,
     body: MonitoringCreate,
@@ -282,7 +345,11 @@ def record_monitoring(
     return _accepted(result, response)
 
 
-@router.post("/{case_id}/replan", summary="再プラン開始 (R-PLN-3)")
+@router.post(
+    "/{case_id}/replan",
+    summary="再プラン開始 (R-PLN-3)",
+    dependencies=[Depends(permit("start_replan"))],
+)
 def start_replan(
     case_id: str,
     body: ReasonCommand,
@@ -296,7 +363,11 @@ def start_replan(
     return _accepted(result, response)
 
 
-@router.post("/{case_id}/closure", summary="終結（C 支援終結の判断時, R-END-1..3）")
+@router.post(
+    "/{case_id}/closure",
+    summary="終結（C 支援終結の判断時, R-END-1..3）",
+    dependencies=[Depends(permit("close_case"))],
+)
 def close_case(
     case_id: str,
     body: ClosureCreate,
@@ -312,7 +383,11 @@ def close_case(
     return _accepted(result, response)
 
 
-@router.post("/{case_id}/suspension", summary="中断（D 支援中断の決定時, R-SUS-1, R-SUS-2）")
+@router.post(
+    "/{case_id}/suspension",
+    summary="中断（D 支援中断の決定時, R-SUS-1, R-SUS-2）",
+    dependencies=[Depends(permit("suspend_case"))],
+)
 def suspend_case(
     case_id: str,
     body: SuspensionCreate,
@@ -328,7 +403,11 @@ def suspend_case(
     return _accepted(result, response)
 
 
-@router.post("/{case_id}/resumption", summary="再開 (R-END-4, R-SUS-3)")
+@router.post(
+    "/{case_id}/resumption",
+    summary="再開 (R-END-4, R-SUS-3)",
+    dependencies=[Depends(permit("resume_case"))],
+)
 def resume_case(
     case_id: str,
     body: ResumptionCreate,
@@ -342,7 +421,7 @@ def resume_case(
     return _accepted(result, response)
 
 
-@router.get("", summary="ケース一覧")
+@router.get("", summary="ケース一覧", dependencies=[Depends(permit("list_cases"))])
 def case_list(
     actor: CurrentActor,
     app: App,
@@ -365,37 +444,32 @@ def case_list(
     return CasePage.model_validate(page)
 
 
-@router.get("/{case_id}", summary="ケース詳細")
+@router.post(
+    "/{case_id}/erasures",
+    summary="個人情報の消去（暗号鍵の破棄）",
+    dependencies=[Depends(permit("erase_personal_data"))],
+)
+def erase_personal_data(
+    case_id: str, body: ErasureCreate, actor: CurrentActor, app: App
+) -> ErasureDone:
+    """Destroy a person's data key: the history stays, that person's fields read as erased."""
+    erased = app.erase_person(actor, case_id, body.person_id, body.reason)
+    return ErasureDone(case_id=case_id, person_id=body.person_id, erased=erased)
+
+
+@router.get("/{case_id}", summary="ケース詳細", dependencies=[Depends(permit("read_case"))])
 def case_detail(case_id: str, actor: CurrentActor, app: App, response: Response) -> CaseDetail:
     """Return the case detail from the read model (it reflects every acknowledged command)."""
-    detail = get_case(app.engine, actor, case_id)
+    detail = get_case(app.engine, actor, case_id, app.keys)
     response.headers["ETag"] = f'"{detail["version"]}"'
     return CaseDetail.model_validate(detail)
 
 
-@router.get("/{case_id}/events", summary="イベント履歴")
+@router.get(
+    "/{case_id}/events", summary="イベント履歴", dependencies=[Depends(permit("read_case_events"))]
+)
 def case_events(case_id: str, actor: CurrentActor, app: App) -> list[CaseEvent]:
-    """Return the raw history of the case, oldest first."""
+    """Return the raw history of the case, oldest first; personal fields as the caller may see."""
     events = app.case_events(actor, case_id)
-    return [
-        CaseEvent(
-            version=e.originator_version,
-            type=type(e).__name__,
-            label=EVENT_LABELS.get(type(e).__name__, type(e).__name__),
-            recorded_at=e.timestamp.isoformat(),
-            actor=e.__dict__.get("actor"),
-            payload={
-                k: v
-                for k, v in e.__dict__.items()
-                if k
-                not in (
-                    "originator_id",
-                    "originator_version",
-                    "timestamp",
-                    "originator_topic",
-                    "actor",
-                )
-            },
-        )
-        for e in events
-    ]
+    history = case_history(app.engine, actor, case_id, events, app.keys)
+    return [CaseEvent(label=EVENT_LABELS.get(str(e["type"]), str(e["type"])), **e) for e in history]

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
-from service.api.deps import App, CurrentActor
+from service.api.deps import App, CurrentActor, GuardedRoute, permit
 from service.api.routers.cases import PROBLEMS
 from service.api.schemas.meetings import MeetingCreate, MeetingPage, MeetingRecorded, MeetingView
 from service.domain.values import MeetingKind
 from service.views import get_meeting, list_meetings
 
-router = APIRouter(prefix="/meetings", tags=["meetings"], responses=PROBLEMS)
+router = APIRouter(
+    prefix="/meetings", tags=["meetings"], responses=PROBLEMS, route_class=GuardedRoute
+)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, summary="会議の記録 (R-MTG-1..7)")
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="会議の記録 (R-MTG-1..7)",
+    dependencies=[Depends(permit("record_meeting"))],
+)
 def record_meeting(
     body: MeetingCreate, actor: CurrentActor, app: App, response: Response
 ) -> MeetingRecorded:
@@ -27,7 +34,7 @@ def record_meeting(
     return MeetingRecorded(meeting_id=str(meeting.id), version=meeting.version)
 
 
-@router.get("", summary="会議一覧")
+@router.get("", summary="会議一覧", dependencies=[Depends(permit("list_meetings"))])
 def meeting_list(
     actor: CurrentActor,
     app: App,
@@ -50,7 +57,7 @@ def meeting_list(
     return MeetingPage.model_validate(page)
 
 
-@router.get("/{meeting_id}", summary="会議の詳細")
+@router.get("/{meeting_id}", summary="会議の詳細", dependencies=[Depends(permit("read_meeting"))])
 def meeting_detail(meeting_id: str, actor: CurrentActor, app: App) -> MeetingView:
     """Return one meeting."""
     return MeetingView.model_validate(get_meeting(app.engine, actor, meeting_id))

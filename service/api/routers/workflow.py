@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
-router = APIRouter(tags=["workflow"])
+from service.api.deps import GuardedRoute, public
+
+# The only public routes: integrators read the workflow and probes check health without a
+# credential. tests/e2e/test_permissions_walk.py pins this list.
+router = APIRouter(tags=["workflow"], dependencies=[Depends(public)], route_class=GuardedRoute)
 
 
 @router.get("/workflow", summary="ワークフロー定義")

@@ -264,6 +264,21 @@ class ResumptionCreate(Strict):
     expected_version: ExpectedVersion
 
 
+class ErasureCreate(Strict):
+    """Erase one person's personal data: retention ended, or a lawful request (crypto-shredding)."""
+
+    person_id: str = Field(description="`person` or a household member's id")
+    reason: str = Field(description="Why: retention period ended, or the lawful request")
+
+
+class ErasureDone(BaseModel):
+    """The answer to an erasure."""
+
+    case_id: str = Field(description="Case")
+    person_id: str = Field(description="Whose data was erased")
+    erased: bool = Field(description="False when it had already been erased")
+
+
 class CaseSummary(BaseModel):
     """One row of the case list."""
 

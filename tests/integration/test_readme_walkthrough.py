@@ -48,7 +48,7 @@ def test_readme_walkthrough_runs_as_printed(tmp_path: Path) -> None:
                 time.sleep(0.1)
         result = subprocess.run(
             ["bash", "-euo", "pipefail", "-c", _walkthrough()],
-            env={**os.environ, "KASANE": base},
+            env={**env, "KASANE": base, "KASANE_CLI": str(kasane)},
             capture_output=True,
             text=True,
             timeout=60,

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, Integer, LargeBinary, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 metadata = MetaData()
 
@@ -89,6 +99,75 @@ data_keys = Table(
     Column("erased_at", String(40), nullable=True),
     Column("erased_by", String(64), nullable=True),
     Column("reason", Text, nullable=True),
+)
+
+# One row per stored event: its tenant (for the feed) and its hash chained per stream.
+event_index = Table(
+    "event_index",
+    metadata,
+    Column("notification_id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    Column("originator_id", String(36), nullable=False),
+    Column("originator_version", Integer, nullable=False),
+    Column("municipality_id", String(64), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("previous_hash", String(64), nullable=False),
+    Index("event_index_stream_idx", "originator_id", "originator_version", unique=True),
+    Index("event_index_tenant_idx", "municipality_id", "notification_id"),
+)
+
+# Idempotency-Key records per tenant and client: a retry answers the first response.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("municipality_id", String(64), primary_key=True),
+    Column("agency_id", String(64), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("response_body", Text, nullable=True),
+    Column("response_headers", Text, nullable=True),
+    Column("created_at", String(40), nullable=False),
+    Column("expires_at", String(40), nullable=False),
+)
+
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("municipality_id", String(64), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("event_types", Text, nullable=False),
+    Column("secret", Text, nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("active", Integer, nullable=False),
+)
+
+# Transactional outbox: written with the events, delivered at least once by the dispatcher.
+webhook_outbox = Table(
+    "webhook_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subscription_id", String(36), nullable=False),
+    Column("notification_id", Integer, nullable=False),
+    Column("municipality_id", String(64), nullable=False),
+    Column("case_id", String(36), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", String(40), nullable=False),
+    Column("delivered_at", String(40), nullable=True),
+    Index("webhook_outbox_due_idx", "status", "next_attempt_at"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("outbox_id", Integer, nullable=False),
+    Column("attempted_at", String(40), nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("outcome", String(32), nullable=False),
 )
 
 projection_tracking = Table(

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from service import logs
 from service.api import errors, middleware
-from service.api.routers import access_log, cases, meetings, workflow
+from service.api.routers import access_log, audit, cases, meetings, workflow
+from service.api.routers import feed as feed_routes
+from service.api.routers import webhooks as webhook_routes
 from service.application.kasane import Kasane
+from service.integration import idempotency
+from service.integration.webhooks import background_dispatcher
 from service.security.authenticator import start_authenticator
 from service.settings import Settings, get_settings
 
@@ -20,6 +27,13 @@ problem documents with a stable `code`.
 """
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # The dispatcher thread runs only if KASANE_WEBHOOK_DISPATCH_INTERVAL_SECONDS > 0.
+    with background_dispatcher(app.state.kasane.engine, app.state.settings):
+        yield
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the FastAPI app on the configured (already migrated) database."""
     config = settings or get_settings()
@@ -29,15 +43,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="重層的支援体制整備事業のケースワークフロー",
         description=DESCRIPTION,
+        lifespan=_lifespan,
     )
     app.state.settings = config
     app.state.kasane = Kasane(config.database_url, config.master_key)
     app.state.authenticator = start_authenticator(config, app.state.kasane.engine)
     errors.install(app)
+    idempotency.install(app, config)  # innermost: after the limits and the access log
     middleware.install(app, config)
     app.include_router(cases.router)
     app.include_router(meetings.router)
     app.include_router(access_log.router)
+    app.include_router(feed_routes.router)
+    app.include_router(audit.router)
+    app.include_router(webhook_routes.router)
     app.include_router(workflow.router)
     return app
 

@@ -81,6 +81,26 @@ class Settings(BaseSettings):
         default=None,
         description="Base64 of the 32-byte master key that wraps the per-person data keys",
     )
+    idempotency_ttl_hours: int = Field(default=24, description="Hours an Idempotency-Key is kept")
+    webhook_max_attempts: int = Field(
+        default=8, description="Failed deliveries of one webhook event before it is dead-lettered"
+    )
+    webhook_backoff_base_seconds: float = Field(
+        default=10.0, description="Webhook retry back-off: base × 2^attempts seconds"
+    )
+    webhook_backoff_max_seconds: float = Field(
+        default=3600.0, description="Longest wait between two webhook delivery attempts"
+    )
+    webhook_timeout_seconds: float = Field(
+        default=5.0, description="Timeout of one webhook delivery request"
+    )
+    webhook_dispatch_interval_seconds: float = Field(
+        default=0.0,
+        description=(
+            "Run the webhook dispatcher in the server every this many seconds; "
+            "0 (default) leaves it to `kasane webhooks dispatch`"
+        ),
+    )
 
 
 @cache

@@ -19,6 +19,7 @@ from service.domain.evidence import MeetingEvidence
 from service.domain.meeting import Meeting
 from service.domain.permissions import authorize
 from service.domain.values import Actor, MeetingKind
+from service.integration import webhooks
 from service.integration.index import index_recordings
 from service.persistence.crypto import KeyStore
 from service.persistence.sealing import SealingMapper
@@ -76,6 +77,7 @@ class Kasane(Application[UUID]):
                 recordings = self.save(*aggregates)
                 ids = [r.notification.id for r in recordings]
                 index_recordings(cast(Session, session), aggregates, recordings)
+                webhooks.enqueue(cast(Session, session), aggregates, recordings)
                 runner.apply_saved(cast(Session, session), aggregates, ids, self.keys)
         except IntegrityError:
             raise VersionConflict(

@@ -26,6 +26,25 @@ Json = dict[str, Any]
 class SupportCase(Aggregate):
     """A case of the multi-agency coordination service, from referral to closure or suspension."""
 
+    class CaseReferred(Aggregate.Created):
+        """The referral; v2 names the workflow version the case runs under."""
+
+        # v1 referrals were written before workflows were versioned: they all ran version 1.
+        class_version = 2
+
+        municipality_id: str
+        actor: Json
+        state: str
+        workflow_version: int
+        referral: Json
+        person: Json
+        household: list[Json]
+
+        @staticmethod
+        def upcast_v1_v2(state: Json) -> None:
+            """Fill the workflow version a v1 referral ran under (there was only one)."""
+            state.setdefault("workflow_version", 1)
+
     @event("CaseReferred")
     def __init__(
         self,

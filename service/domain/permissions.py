@@ -38,6 +38,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "resume_case": frozenset(_CASE_RUNNERS),
     "record_meeting": frozenset({Role.coordinator, Role.municipality, Role.integration_client}),
     "erase_personal_data": frozenset({Role.municipality}),
+    "manage_webhooks": frozenset({Role.municipality, Role.integration_client}),
+    "replay_dead_letters": frozenset({Role.municipality}),
     # queries
     "list_cases": frozenset(_READERS),
     "read_case": frozenset(_READERS),
@@ -45,6 +47,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "list_meetings": frozenset(_READERS),
     "read_meeting": frozenset(_READERS),
     "read_access_log": frozenset({Role.municipality, Role.auditor}),
+    "read_feed": frozenset(
+        {Role.municipality, Role.coordinator, Role.integration_client, Role.auditor}
+    ),
+    "verify_case": frozenset({Role.municipality, Role.auditor}),
 }
 
 

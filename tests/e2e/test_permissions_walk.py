@@ -46,6 +46,8 @@ PUBLIC = {("GET", "/workflow"), ("GET", "/health")}
 
 # What a path parameter stands for in the walks; a new kind of parameter must be added here.
 PATH_PARAMETERS = {"case_id": "case_id", "meeting_id": "meeting_id"}
+# No subscription is walked: a case id stands in (test_webhooks.py walks a subscription's tenancy).
+PATH_PARAMETERS["subscription_id"] = "case_id"
 ID_QUERY_PARAMETERS = {"case_id", "meeting_id"}
 
 # A valid body per command, so that the tenant walk reaches the lookup of the ids it carries.
@@ -81,10 +83,16 @@ BODIES: dict[str, Json] = {
     "suspend_case": {"meeting_id": "{meeting_id}", "reason": "連絡が完全に途絶えた"},
     "resume_case": {"reason": "連絡が回復した", "resumed_on": "2026-09-01"},
     "erase_personal_data": {"person_id": "person", "reason": "保存期間の満了"},
+    "manage_webhooks": {"url": "https://vendor.example/hooks", "event_types": []},
+    "replay_dead_letters": {},
     "record_meeting": meeting_body(
         [item("{case_id}", "none", None, "noted")], kind="case_conference"
     ),
 }
+
+
+# Commands whose answer carries a fresh id (a new case, a new webhook subscription and secret).
+CREATES = {"refer_case", "manage_webhooks"}
 
 
 def _app_of(client: TestClient) -> FastAPI:
@@ -294,7 +302,7 @@ def test_OWASP_API1_no_route_reaches_another_municipalitys_data(
             if not looks_up:
                 assert to_b.status_code in (200, 201), f"{where}: {to_b.text}"
             ignore = [*b_ids.values(), *random.values()]
-            if action != "refer_case" and _comparable(to_b, ignore) != _comparable(
+            if action not in CREATES and _comparable(to_b, ignore) != _comparable(
                 to_random, ignore
             ):
                 leaks.append(f"{where}: answers differently from a random id")

@@ -16,6 +16,8 @@ QUERIES = {
     "list_meetings",
     "read_meeting",
     "read_access_log",
+    "read_feed",
+    "verify_case",
 }
 
 
@@ -25,6 +27,8 @@ def test_every_workflow_command_has_a_row() -> None:
         "refer_case",
         "record_meeting",
         "erase_personal_data",
+        "manage_webhooks",
+        "replay_dead_letters",
     } | QUERIES == set(PERMISSIONS)
 
 

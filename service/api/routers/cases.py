@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
+from pydantic import Field
 
 from service.api.deps import App, CurrentActor, GuardedRoute, IfMatch, permit
 from service.api.schemas.cases import (
@@ -36,6 +38,7 @@ from service.application.kasane import CaseResult
 from service.domain.labels import EVENT_LABELS
 from service.domain.workflow import support_case_workflow
 from service.views import case_history, get_case, list_cases
+from service.views_history import case_as_of, history
 
 _PROBLEM = {"model": Problem, "content": {"application/problem+json": {}}}
 PROBLEMS: dict[int | str, dict[str, Any]] = {
@@ -458,8 +461,28 @@ def erase_personal_data(
 
 
 @router.get("/{case_id}", summary="ケース詳細", dependencies=[Depends(permit("read_case"))])
-def case_detail(case_id: str, actor: CurrentActor, app: App, response: Response) -> CaseDetail:
-    """Return the case detail from the read model (it reflects every acknowledged command)."""
+def case_detail(
+    case_id: str,
+    actor: CurrentActor,
+    app: App,
+    response: Response,
+    as_of: Annotated[
+        datetime | None,
+        Query(description="RFC 3339 time with offset: the case as it stood then, replayed"),
+    ] = None,
+    as_of_version: Annotated[
+        int | None, Query(ge=1, description="The case as it stood at this version, replayed")
+    ] = None,
+) -> CaseDetail:
+    """Return the case detail from the read model (it reflects every acknowledged command).
+
+    With `as_of` or `as_of_version` the case is rebuilt from its events up to that point and
+    the answer carries `as_of`; personal data follows the consents in force now. A time before
+    the referral answers 404 `not_found`, a version past the latest 404 `version_not_found`.
+    """
+    if as_of is not None or as_of_version is not None:
+        past = case_as_of(app, actor, case_id, version=as_of_version, at=as_of)
+        return CaseDetail.model_validate(past)  # no ETag: a past version is no precondition
     detail = get_case(app.engine, actor, case_id, app.keys)
     response.headers["ETag"] = f'"{detail["version"]}"'
     return CaseDetail.model_validate(detail)
@@ -473,3 +496,21 @@ def case_events(case_id: str, actor: CurrentActor, app: App) -> list[CaseEvent]:
     events = app.case_events(actor, case_id)
     history = case_history(app.engine, actor, case_id, events, app.keys)
     return [CaseEvent(label=EVENT_LABELS.get(str(e["type"]), str(e["type"])), **e) for e in history]
+
+
+# Kept beside its route: the shared schema modules belong to other work in progress.
+class CaseHistoryEntry(CaseEvent):
+    """One event of the case with its position in the municipality's ordered feed."""
+
+    position: int | None = Field(description="Notification id of the event in the store")
+
+
+@router.get(
+    "/{case_id}/history",
+    summary="監査用の履歴",
+    dependencies=[Depends(permit("read_case_events"))],
+)
+def case_history_route(case_id: str, actor: CurrentActor, app: App) -> list[CaseHistoryEntry]:
+    """Return every event with its feed position, version, type, Japanese label, time, actor
+    and payload; personal fields as the caller may see them (each read logged)."""
+    return [CaseHistoryEntry.model_validate(entry) for entry in history(app, actor, case_id)]

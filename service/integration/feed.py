@@ -1,0 +1,111 @@
+"""The ordered event feed of one municipality: CloudEvents 1.0 envelopes in commit order.
+
+Positions are the event store's notification ids. The event index is written in the command's
+transaction and ids are committed in order (SQLite has one writer; on PostgreSQL the recorder
+locks the table per insert), so a reader resuming after position N never skips an event of its
+municipality and never sees one twice. Personal data never enters the feed: integrators read
+it through `GET /cases/{id}`, where consent governs it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Mapper, StoredEvent
+from sqlalchemy import Integer, LargeBinary, Text, column, select, table
+from sqlalchemy.engine import Engine
+
+from service.domain.case import SupportCase
+from service.domain.meeting import Meeting
+from service.domain.permissions import authorize
+from service.domain.personal import split_assessment
+from service.domain.values import Actor
+from service.persistence.schema import EVENTS_TABLE
+from service.persistence.tables import event_index
+
+Json = dict[str, Any]
+TYPE_PREFIX = "jp.kasane."
+SEQUENCE_DIGITS = 20  # a BIGINT has at most 19: zero-padded, sequences also sort as strings
+_NOT_PAYLOAD = ("originator_id", "originator_version", "timestamp", "originator_topic")
+
+# Only the columns the feed reads; the table itself belongs to eventsourcing-sqlalchemy.
+_events = table(
+    EVENTS_TABLE,
+    column("id", Integer),
+    column("topic", Text),
+    column("state", LargeBinary),
+)
+_SOURCES = ((SupportCase.Event, "cases"), (Meeting.Event, "meetings"))
+
+
+def feed_page(engine: Engine, mapper: Mapper[UUID], actor: Actor, after: int, limit: int) -> Json:
+    """Return the actor's municipality's events after position `after`, oldest first."""
+    authorize(actor.role, "read_feed")
+    query = (
+        select(
+            event_index.c.notification_id,
+            event_index.c.originator_id,
+            event_index.c.originator_version,
+            _events.c.topic,
+            _events.c.state,
+        )
+        .join(_events, _events.c.id == event_index.c.notification_id)
+        .where(
+            event_index.c.municipality_id == actor.municipality_id,
+            event_index.c.notification_id > after,
+        )
+        .order_by(event_index.c.notification_id)
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    items = [
+        cloud_event(
+            actor.municipality_id,
+            row.notification_id,
+            # The plain decoding, not the app's sealing mapper: the feed drops the sealed
+            # personal fields anyway, so it never needs (or logs a use of) a person's key.
+            Mapper.to_domain_event(
+                mapper,
+                StoredEvent(
+                    originator_id=UUID(row.originator_id),
+                    originator_version=row.originator_version,
+                    topic=row.topic,
+                    state=bytes(row.state),
+                ),
+            ),
+        )
+        for row in rows
+    ]
+    return {"items": items, "next_after": rows[-1].notification_id if rows else after}
+
+
+def cloud_event(municipality_id: str, position: int, event: Any) -> Json:
+    """Return one stored event as a CloudEvents 1.0 envelope without personal data."""
+    kind = type(event).__name__
+    payload = {k: v for k, v in vars(event).items() if k not in _NOT_PAYLOAD}
+    source = next((name for cls, name in _SOURCES if isinstance(event, cls)), "aggregates")
+    return {
+        "specversion": "1.0",
+        "id": f"{event.originator_id}:{event.originator_version}",
+        "source": f"/municipalities/{municipality_id}/{source}",
+        "type": TYPE_PREFIX + kind,
+        "subject": str(event.originator_id),
+        "time": event.timestamp.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "datacontenttype": "application/json",
+        "sequence": str(position).zfill(SEQUENCE_DIGITS),
+        "data": without_personal_data(kind, payload),
+    }
+
+
+def without_personal_data(kind: str, payload: Json) -> Json:
+    """Drop the person's and household's data and the assessment narrative (personal.py)."""
+    if kind == "CaseReferred":
+        return {k: v for k, v in payload.items() if k not in ("person", "household")}
+    if kind == "AssessmentCompleted":
+        facts, _ = split_assessment(payload["assessment"])
+        facts.pop("narrative", None)  # the sealed narrative as stored (sealing.py)
+        return {**payload, "assessment": facts}
+    return payload

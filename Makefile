@@ -1,9 +1,11 @@
-# Two commands set everything up: `make run` serves on SQLite, `make test` runs the whole suite.
+# Two commands set everything up: `make run` serves on SQLite, `make test` runs the whole suite
+# (lint, types, the suite on SQLite, then on a throw-away PostgreSQL cluster when its binaries
+# are installed). `make test-postgres` runs only the PostgreSQL suite.
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint types unit openapi diagram
+.PHONY: install run test test-sqlite test-postgres lint types unit openapi diagram
 
 $(BIN)/kasane: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,8 +25,22 @@ lint: install
 types: install
 	$(BIN)/mypy
 
-test: lint types
-	$(BIN)/pytest
+test: lint types test-sqlite
+	@if $(BIN)/python -m tests.pgcluster found; then \
+		$(MAKE) --no-print-directory test-postgres; \
+	else \
+		echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
+		echo "!!! PostgreSQL binaries not found: SKIPPED the PostgreSQL suite"; \
+		echo "!!! (install them, e.g. apt-get install -y postgresql, then make test-postgres)"; \
+		echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
+	fi
+
+test-sqlite: install
+	env -u KASANE_TEST_POSTGRES $(BIN)/pytest
+
+# A throw-away cluster (tests/pgcluster.py) in a temp dir on a free loopback port.
+test-postgres: install
+	$(BIN)/python -m tests.pgcluster run -- $(BIN)/pytest
 
 openapi: install
 	$(BIN)/kasane openapi

@@ -27,7 +27,7 @@ def openapi_document() -> str:
     from service.main import create_app
     from service.settings import Settings
 
-    app = create_app(Settings(database_url="sqlite://", development_keys=False))
+    app = create_app(Settings(database_url="sqlite://", development_keys=False), check=False)
     return json.dumps(app.openapi(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
 
 
@@ -97,6 +97,35 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
         print("refused: KASANE_JWT_DEV_HS256_SECRET is not set (development only)", file=sys.stderr)
         return 2
     print(development_token(settings, _party(args), args.minutes))
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from service.persistence.database import (
+        DatabaseNotReady,
+        create_database_engine,
+        migrate_to_head,
+    )
+
+    engine = create_database_engine(settings)
+    try:
+        migrate_to_head(engine, settings.database_url)
+    except DatabaseNotReady as exc:
+        print(f"kasane serve: refused to start: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    # No uvicorn access log or default handler: paths, queries and exception messages may
+    # hold personal data; service.logs writes the access log (route templates only).
+    uvicorn.run(
+        "service.main:app",
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        access_log=False,
+        log_config=None,
+    )
     return 0
 
 
@@ -295,20 +324,7 @@ def main(argv: list[str] | None = None) -> int:
 
         upgrade(settings.database_url)
     elif args.command == "serve":
-        import uvicorn
-
-        from service.persistence.migrate import upgrade
-
-        upgrade(settings.database_url)
-        # No uvicorn access log or default handler: paths, queries and exception messages may
-        # hold personal data; service.logs writes the access log (route templates only).
-        uvicorn.run(
-            "service.main:app",
-            host=args.host or settings.host,
-            port=args.port or settings.port,
-            access_log=False,
-            log_config=None,
-        )
+        return _serve(args, settings)
     elif args.command == "diagram":
         from service.domain.workflow import support_case_workflow
 

@@ -9,12 +9,13 @@ from fastapi import FastAPI
 
 from service import logs
 from service.api import errors, middleware
-from service.api.routers import access_log, audit, cases, meetings, workflow
+from service.api.routers import access_log, audit, case_reads, cases, meetings, workflow
 from service.api.routers import feed as feed_routes
 from service.api.routers import webhooks as webhook_routes
 from service.application.kasane import Kasane
 from service.integration import idempotency
 from service.integration.webhooks import background_dispatcher
+from service.persistence.database import check_database, engine_options
 from service.security.authenticator import start_authenticator
 from service.settings import Settings, get_settings
 
@@ -34,8 +35,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the FastAPI app on the configured (already migrated) database."""
+def create_app(settings: Settings | None = None, *, check: bool = True) -> FastAPI:
+    """Build the FastAPI app on the configured database, migrated to head.
+
+    Raises `service.persistence.database.DatabaseNotReady` when the database is unreachable or
+    not at this code's migration head (`check=False` skips that: only to render documents).
+    """
     config = settings or get_settings()
     logs.configure_logging()
     app = FastAPI(
@@ -46,12 +51,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=_lifespan,
     )
     app.state.settings = config
-    app.state.kasane = Kasane(config.database_url, config.master_key)
+    app.state.kasane = Kasane(config.database_url, config.master_key, engine_options(config))
+    if check:
+        check_database(app.state.kasane.engine)
     app.state.authenticator = start_authenticator(config, app.state.kasane.engine)
     errors.install(app)
     idempotency.install(app, config)  # innermost: after the limits and the access log
     middleware.install(app, config)
     app.include_router(cases.router)
+    app.include_router(case_reads.router)
     app.include_router(meetings.router)
     app.include_router(access_log.router)
     app.include_router(feed_routes.router)

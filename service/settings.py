@@ -59,6 +59,25 @@ class Settings(BaseSettings):
             "set false in production and create keys with `kasane apikeys create`"
         ),
     )
+    db_pool_size: int = Field(
+        default=5, description="Connections each instance keeps open (PostgreSQL; not SQLite)"
+    )
+    db_max_overflow: int = Field(
+        default=10, description="Connections opened beyond the pool under load (PostgreSQL)"
+    )
+    db_pool_timeout_seconds: float = Field(
+        default=30.0, description="Wait this long for a free pooled connection (PostgreSQL)"
+    )
+    db_statement_timeout_ms: int = Field(
+        default=30_000,
+        description="PostgreSQL `statement_timeout` of every connection; 0 turns it off",
+    )
+    db_connect_timeout_seconds: int = Field(
+        default=10, description="Give up connecting to PostgreSQL after this many seconds"
+    )
+    db_sqlite_busy_timeout_ms: int = Field(
+        default=5_000, description="SQLite: wait this long for another writer's lock"
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     page_size_max: int = 200

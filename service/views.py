@@ -275,7 +275,8 @@ def case_history(
 
 def _redact_payload(kind: str, payload: Json, readable: dict[str, Json]) -> Json:
     def visible(person_id: str) -> bool:
-        return not readable.get(person_id, {}).get("identity", {}).get("redacted", True)
+        identity = readable.get(person_id, {}).get("identity", {"redacted": True})
+        return not identity.get("redacted", False)
 
     if kind == "CaseReferred":
         identity = readable[MAIN_PERSON]["identity"]
@@ -286,5 +287,5 @@ def _redact_payload(kind: str, payload: Json, readable: dict[str, Json]) -> Json
         ]
     elif kind == "AssessmentCompleted" and not visible(MAIN_PERSON):
         facts, _ = split_assessment(payload["assessment"])
-        payload["assessment"] = {**facts, **readable[MAIN_PERSON]["identity"]}
+        payload["assessment"] = {**facts, "narrative": readable[MAIN_PERSON]["identity"]}
     return payload

@@ -1,4 +1,10 @@
-"""Fixtures shared by the integration and e2e tiers: a migrated SQLite file per test."""
+"""Fixtures shared by the integration and e2e tiers: a migrated database per test.
+
+SQLite (a file per test) by default; with `KASANE_TEST_POSTGRES` set to a server URL (for example
+`postgresql+psycopg://kasane@127.0.0.1:5432/postgres`, see tests/pgcluster.py and
+`make test-postgres`) each test gets a fresh PostgreSQL database cloned from a template that is
+migrated once per session.
+"""
 
 from __future__ import annotations
 
@@ -12,17 +18,35 @@ from sqlalchemy.engine import Engine
 
 from service.domain.values import Actor, Role
 from service.main import create_app
-from service.persistence.migrate import upgrade
 from service.security.api_keys import create_api_key
 from service.settings import Settings
+from tests.databases import POSTGRES_ENV, Databases
+from tests.databases import postgres_server_url as postgres_server_url_or_none
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> str:
+    """Return the URL of the test PostgreSQL server (`KASANE_TEST_POSTGRES`); skip without it."""
+    url = postgres_server_url_or_none()
+    if url is None:
+        pytest.skip(f"{POSTGRES_ENV} is not set: no PostgreSQL server for this test")
+    return url
+
+
+@pytest.fixture(scope="session")
+def databases() -> Iterator[Databases]:
+    """Return the session's maker of migrated test databases (SQLite or PostgreSQL)."""
+    made = Databases(postgres_server_url_or_none())
+    yield made
+    made.close()
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    """Return the URL of a freshly migrated SQLite database file."""
-    url = f"sqlite:///{tmp_path / 'kasane.db'}"
-    upgrade(url)
-    return url
+def database_url(tmp_path: Path, databases: Databases) -> Iterator[str]:
+    """Return the URL of a freshly migrated database: a SQLite file, or a PostgreSQL database."""
+    url = databases.create(tmp_path)
+    yield url
+    databases.drop(url)
 
 
 @pytest.fixture

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from eventsourcing.persistence import OperationalError as StoreOperationalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.domain.errors import (
@@ -88,6 +90,24 @@ def install(app: FastAPI) -> None:
     async def unauthenticated(request: Request, exc: Unauthenticated) -> JSONResponse:
         return problem(
             401, "unauthenticated", "認証が必要です", "a valid bearer token or API key is required"
+        )
+
+    @app.exception_handler(StoreOperationalError)
+    @app.exception_handler(SQLAlchemyOperationalError)
+    async def database_busy(request: Request, exc: Exception) -> JSONResponse:
+        # A statement timeout, a lock wait or a lost connection: nothing was saved; retry later.
+        logger.warning("database unavailable: %s", type(exc).__name__)
+        response = problem(
+            503, "database_unavailable", "一時的に処理できません", "the database is busy; retry"
+        )
+        response.headers["Retry-After"] = "1"
+        return response
+
+    @app.exception_handler(UnicodeEncodeError)
+    async def unencodable(request: Request, exc: UnicodeEncodeError) -> JSONResponse:
+        # A lone surrogate in a JSON string cannot be stored as UTF-8: malformed input.
+        return problem(
+            422, "validation_failed", "入力内容に誤りがあります", "a string is not valid Unicode"
         )
 
     @app.exception_handler(Exception)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Mapper
+from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Mapper
+from eventsourcing.utils import Environment
+from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
+from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -18,7 +22,7 @@ from service.domain.errors import NotFound, VersionConflict
 from service.domain.evidence import MeetingEvidence
 from service.domain.meeting import Meeting
 from service.domain.permissions import authorize
-from service.domain.values import Actor, MeetingKind
+from service.domain.values import REFERRER_ROLES, Actor, MeetingKind
 from service.integration import webhooks
 from service.integration.index import index_recordings
 from service.persistence.crypto import KeyStore
@@ -45,8 +49,14 @@ class Kasane(Application[UUID]):
 
     name = "kasane"
 
-    def __init__(self, database_url: str, master_key: str | None = None) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        master_key: str | None = None,
+        engine_options: Mapping[str, Any] | None = None,
+    ) -> None:
         self._master_key = master_key
+        self._engine_options = dict(engine_options or {})
         super().__init__(
             env={
                 "PERSISTENCE_MODULE": "eventsourcing_sqlalchemy",
@@ -54,6 +64,10 @@ class Kasane(Application[UUID]):
                 "CREATE_TABLE": "no",  # Alembic owns every table (migrations/)
             }
         )
+
+    def construct_factory(self, env: Environment) -> InfrastructureFactory:
+        """Create the engine with the pool and timeout options (service/persistence/database.py)."""
+        return cast(InfrastructureFactory, _Factory(env, self._engine_options))
 
     @property
     def engine(self) -> Engine:
@@ -136,6 +150,13 @@ class Kasane(Application[UUID]):
     ) -> CaseResult:
         """Open a case from a referral or direct consultation (R-INT-1)."""
         authorize(actor.role, "refer_case")
+        if actor.role in REFERRER_ROLES:
+            # A referring agency refers as itself: the referrer comes from the credential.
+            referral = {
+                **referral,
+                "referrer_agency_id": actor.agency_id,
+                "referrer_kind": str(actor.role),
+            }
         case = SupportCase.refer(actor, referral, person, household)
         self._commit(case)
         return CaseResult(str(case.id), case.version, case.state, case.allowed_commands)
@@ -348,3 +369,12 @@ class Kasane(Application[UUID]):
         """Rebuild every read model from zero; return the last position applied."""
         with self.recorder.transaction(commit=True) as session:  # type: ignore[attr-defined]
             return runner.rebuild(cast(Session, session), self.all_events(), self.keys)
+
+
+class _Factory(SQLAlchemyFactory):
+    """eventsourcing-sqlalchemy's factory, whose datastore passes our options to create_engine."""
+
+    def __init__(self, env: Environment, engine_options: Mapping[str, Any]) -> None:
+        # The library's factory forwards only `creator` to the datastore's create_engine call.
+        self.datastore_class = partial(SQLAlchemyDatastore, **engine_options)  # type: ignore[assignment]
+        super().__init__(env)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from service.domain.errors import RoleNotPermitted
-from service.domain.values import COMPREHENSIVE_CONSULTATION_KINDS, Role
+from service.domain.values import COMPREHENSIVE_CONSULTATION_KINDS, REFERRER_ROLES, Role
 
-_REFERRERS = {*COMPREHENSIVE_CONSULTATION_KINDS, Role.community_building_provider}
+_REFERRERS = REFERRER_ROLES
 _CASE_RUNNERS = {Role.coordinator, Role.municipality, Role.integration_client}
 _CONTACT_MAKERS = {
     *_CASE_RUNNERS,

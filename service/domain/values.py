@@ -49,6 +49,10 @@ COMPREHENSIVE_CONSULTATION_KINDS = frozenset(
 )
 
 
+# Agencies that refer cases to the coordinator (R-INT-1): they always refer as themselves.
+REFERRER_ROLES = frozenset({*COMPREHENSIVE_CONSULTATION_KINDS, Role.community_building_provider})
+
+
 class ReferralRoute(StrEnum):
     """How the case came to the coordinator (R-INT-1)."""
 

@@ -137,9 +137,15 @@ def purge_expired(engine: Engine, now: datetime) -> int:
         return conn.execute(delete(keys).where(keys.c.expires_at <= _iso(now))).rowcount
 
 
-def fingerprint_of(method: str, path: str, body: bytes) -> str:
-    """SHA-256 of the method, the path and the body bytes."""
-    digest = hashlib.sha256(method.encode() + b"\x00" + path.encode() + b"\x00")
+def fingerprint_of(method: str, path: str, body: bytes, role: str = "") -> str:
+    """SHA-256 of the acting role, the method, the path and the body bytes.
+
+    The role is part of it so that another role of the same agency never gets a replay of a
+    command it may not issue itself.
+    """
+    digest = hashlib.sha256(
+        role.encode() + b"\x00" + method.encode() + b"\x00" + path.encode() + b"\x00"
+    )
     digest.update(body)
     return digest.hexdigest()
 
@@ -197,7 +203,7 @@ class Idempotency:
         body = await _read_body(receive)
         engine: Engine = scope["app"].state.kasane.engine
         owner = (actor.municipality_id, actor.agency_id, key)
-        fingerprint = fingerprint_of(scope["method"], scope["path"], body)
+        fingerprint = fingerprint_of(scope["method"], scope["path"], body, str(actor.role))
         found = await run_in_threadpool(
             claim, engine, owner, fingerprint, datetime.now(UTC), self.ttl
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -12,6 +11,7 @@ from service.application.kasane import Kasane
 from service.domain.errors import RoleNotPermitted
 from service.domain.values import Actor, Role
 from service.persistence.tables import data_keys
+from tests.databases import database_bytes
 
 COORDINATOR = Actor("demo-city", "demo-coordinator", Role.coordinator)
 MUNICIPALITY = Actor("demo-city", "demo-city-welfare", Role.municipality)
@@ -29,10 +29,8 @@ def _forms(text: str) -> list[bytes]:
 
 
 def _database_bytes(database_url: str) -> bytes:
-    path = Path(database_url.removeprefix("sqlite:///"))
-    return b"".join(
-        p.read_bytes() for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists()
-    )
+    """The SQLite file's bytes, or every stored row on PostgreSQL (tests/databases.py)."""
+    return database_bytes(database_url)
 
 
 def _yamada(app: Kasane) -> str:

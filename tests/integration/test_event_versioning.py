@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import uuid
 
-from sqlalchemy import text
+from sqlalchemy import insert, select
 
 from service.application.kasane import Kasane
 from service.domain.case import SupportCase
 from service.domain.values import Actor, Role
+from service.persistence.schema import EVENTS_TABLE, event_store_metadata
 from service.views_history import timeline
 
 COORDINATOR = Actor("demo-city", "demo-coordinator", Role.coordinator)
@@ -46,26 +47,27 @@ def _insert_v1_case(app: Kasane) -> uuid.UUID:
         (1, f"{CASE_TOPIC}.CaseReferred", V1_REFERRAL),
         (2, f"{CASE_TOPIC}.ConsentGiven", V1_CONSENT),
     ]
+    events = event_store_metadata().tables[EVENTS_TABLE]  # the UUID column's type fits the engine
     with app.engine.begin() as conn:
         for version, topic, state in rows:
             conn.execute(
-                text(
-                    "INSERT INTO kasane_events (originator_id, originator_version, topic, state)"
-                    " VALUES (:id, :version, :topic, :state)"
-                ),
-                {"id": case_id.bytes, "version": version, "topic": topic, "state": state.encode()},
+                insert(events).values(
+                    originator_id=case_id,
+                    originator_version=version,
+                    topic=topic,
+                    state=state.encode(),
+                )
             )
     return case_id
 
 
 def _stored_state(app: Kasane, case_id: uuid.UUID, version: int) -> dict[str, object]:
+    events = event_store_metadata().tables[EVENTS_TABLE]
     with app.engine.connect() as conn:
         state = conn.execute(
-            text(
-                "SELECT state FROM kasane_events"
-                " WHERE originator_id = :id AND originator_version = :version"
-            ),
-            {"id": case_id.bytes, "version": version},
+            select(events.c.state).where(
+                events.c.originator_id == case_id, events.c.originator_version == version
+            )
         ).scalar_one()
     loaded: dict[str, object] = json.loads(state)
     return loaded

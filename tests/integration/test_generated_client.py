@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from service.cli import OPENAPI
+from tests.databases import Databases
 
 PACKAGE = "kasane_generated_client"
 CENTER, COORDINATOR, AUDITOR = "dev-center", "dev-coordinator", "dev-auditor"
@@ -84,11 +85,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Start `kasane serve` on loopback over a new SQLite file (development keys seeded)."""
+def base_url(tmp_path_factory: pytest.TempPathFactory, databases: Databases) -> Iterator[str]:
+    """Start `kasane serve` on loopback over a new database (development keys seeded)."""
     workdir = tmp_path_factory.mktemp("server")
     port = _free_port()
-    env = {**os.environ, "KASANE_DATABASE_URL": f"sqlite:///{workdir / 'client.db'}"}
+    database_url = databases.create(workdir)  # a SQLite file, or a PostgreSQL database
+    env = {**os.environ, "KASANE_DATABASE_URL": database_url}
     kasane = Path(sys.executable).parent / "kasane"
     server = subprocess.Popen(
         [str(kasane), "serve", "--port", str(port)],
@@ -111,6 +113,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(timeout=10)
+        databases.drop(database_url)
 
 
 def _sub(package: ModuleType, name: str) -> Any:

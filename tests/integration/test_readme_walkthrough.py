@@ -26,10 +26,10 @@ def _walkthrough() -> str:
     return block.split("```sh", 1)[1].rsplit("```", 1)[0]
 
 
-def test_readme_walkthrough_runs_as_printed(tmp_path: Path) -> None:
+def test_readme_walkthrough_runs_as_printed(tmp_path: Path, database_url: str) -> None:
     """Referral to closure over curl, as a case worker's system would do it."""
     port = _free_port()
-    env = {**os.environ, "KASANE_DATABASE_URL": f"sqlite:///{tmp_path / 'walk.db'}"}
+    env = {**os.environ, "KASANE_DATABASE_URL": database_url}  # SQLite file or PostgreSQL
     kasane = Path(sys.executable).parent / "kasane"
     server = subprocess.Popen(
         [str(kasane), "serve", "--port", str(port)],
@@ -40,7 +40,7 @@ def test_readme_walkthrough_runs_as_printed(tmp_path: Path) -> None:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
+        for _ in range(300):  # up to 30 s: serve checks and migrates first
             try:
                 if httpx.get(f"{base}/health").status_code == 200:
                     break

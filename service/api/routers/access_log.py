@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from service.api.deps import App, CurrentActor, GuardedRoute, permit
-from service.api.routers.cases import PROBLEMS
+from service.api.problems import PROBLEMS
 from service.views import access_log_page
 
 router = APIRouter(
@@ -45,7 +45,7 @@ def access_log(
     app: App,
     case_id: Annotated[str | None, Query(description="Only reads of this case")] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size")] = 50,
-    offset: Annotated[int, Query(ge=0, description="Offset")] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1, description="Offset")] = 0,
 ) -> AccessPage:
     """List who read which person's data, on what basis."""
     page: dict[str, Any] = access_log_page(app.engine, actor, case_id, limit, offset)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from service.api.deps import App, CurrentActor, GuardedRoute, permit
-from service.api.routers.cases import PROBLEMS
+from service.api.problems import PROBLEMS
 from service.integration.verify import Kind, verify_case
 
 router = APIRouter(prefix="/cases", tags=["audit"], responses=PROBLEMS, route_class=GuardedRoute)

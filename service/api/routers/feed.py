@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from service.api.deps import App, CurrentActor, GuardedRoute, permit
-from service.api.routers.cases import PROBLEMS
+from service.api.problems import PROBLEMS
 from service.integration.feed import feed_page
 
 router = APIRouter(
@@ -54,7 +54,9 @@ class FeedPage(BaseModel):
 def event_feed(
     actor: CurrentActor,
     app: App,
-    after: Annotated[int, Query(ge=0, description="Position already read (0: from the start)")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=2**63 - 1, description="Position already read (0: from the start)")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=500, description="Most events to return")] = 100,
 ) -> FeedPage:
     """Return the events after `after`; positions only grow and are never reused."""

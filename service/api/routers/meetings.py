@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from service.api.deps import App, CurrentActor, GuardedRoute, permit
-from service.api.routers.cases import PROBLEMS
+from service.api.problems import PROBLEMS
 from service.api.schemas.meetings import MeetingCreate, MeetingPage, MeetingRecorded, MeetingView
 from service.domain.values import MeetingKind
 from service.views import get_meeting, list_meetings
@@ -42,7 +42,7 @@ def meeting_list(
     held_from: Annotated[str | None, Query(description="Held on or after (YYYY-MM-DD)")] = None,
     held_to: Annotated[str | None, Query(description="Held on or before (YYYY-MM-DD)")] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size")] = 50,
-    offset: Annotated[int, Query(ge=0, description="Offset")] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1, description="Offset")] = 0,
 ) -> MeetingPage:
     """List the municipality's meetings from the read model."""
     page = list_meetings(

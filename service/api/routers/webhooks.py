@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Response, status
 from pydantic import AnyHttpUrl, BaseModel, Field, field_validator
 
 from service.api.deps import App, CurrentActor, GuardedRoute, permit
-from service.api.routers.cases import PROBLEMS
+from service.api.problems import PROBLEMS
 from service.api.schemas.common import Strict
 from service.domain.labels import EVENT_LABELS
 from service.integration import webhooks

@@ -329,3 +329,9 @@ class CaseEvent(BaseModel):
     recorded_at: str = Field(description="When it was recorded")
     actor: dict[str, Any] | None = Field(description="Who did it (municipality, agency, role)")
     payload: dict[str, Any] = Field(description="The event's data")
+
+
+class CaseHistoryEntry(CaseEvent):
+    """One event of the case with its position in the municipality's ordered feed."""
+
+    position: int | None = Field(description="Notification id of the event in the store")

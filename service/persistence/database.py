@@ -1,0 +1,126 @@
+"""The engine's pool and timeout options, and the checks run before serving: reachable, at head."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from service.persistence.migrate import alembic_config, upgrade
+from service.settings import Settings
+
+# pg_advisory_lock key held while migrating, so that instances starting together migrate in turn.
+MIGRATION_LOCK = 0x6B6173616E65  # "kasane"
+
+
+class DatabaseNotReady(RuntimeError):
+    """The database can't serve Kasane: unreachable, or not migrated to this code's head."""
+
+
+def engine_options(settings: Settings) -> dict[str, Any]:
+    """Return `create_engine` keyword arguments for the configured database."""
+    backend = make_url(settings.database_url).get_backend_name()
+    if backend == "sqlite":
+        # One file, one writer: the pool settings don't apply; wait for a lock instead of failing.
+        return {"connect_args": {"timeout": settings.db_sqlite_busy_timeout_ms / 1000}}
+    options: dict[str, Any] = {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_max_overflow,
+        "pool_timeout": settings.db_pool_timeout_seconds,
+        "pool_pre_ping": True,  # a database restart or failover leaves dead pooled connections
+    }
+    if backend == "postgresql":
+        connect_args: dict[str, Any] = {"connect_timeout": settings.db_connect_timeout_seconds}
+        if settings.db_statement_timeout_ms > 0:
+            connect_args["options"] = f"-c statement_timeout={settings.db_statement_timeout_ms}"
+        options["connect_args"] = connect_args
+    return options
+
+
+def create_database_engine(settings: Settings) -> Engine:
+    """Return an engine on the configured database with the configured options."""
+    return create_engine(settings.database_url, **engine_options(settings))
+
+
+def _where(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)
+
+
+def _reason(exc: DBAPIError) -> str:
+    lines = str(exc.orig).strip().splitlines()
+    return lines[0] if lines else type(exc.orig).__name__
+
+
+def check_reachable(engine: Engine) -> None:
+    """Raise DatabaseNotReady unless a connection can be opened and used."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except DBAPIError as exc:
+        raise DatabaseNotReady(
+            f"cannot connect to the database at {_where(engine)}: {_reason(exc)}"
+        ) from None
+
+
+@cache
+def _script_revisions() -> tuple[frozenset[str], frozenset[str]]:
+    """Return the migration scripts' (heads, every revision); they don't change while running."""
+    script = ScriptDirectory.from_config(alembic_config(""))
+    return frozenset(script.get_heads()), frozenset(s.revision for s in script.walk_revisions())
+
+
+def check_migrated(engine: Engine) -> None:
+    """Raise DatabaseNotReady unless the database's Alembic revision is this code's head."""
+    heads, known = _script_revisions()
+    with engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    if current == heads:
+        return
+    if not current:
+        problem = "has no Kasane schema (never migrated)"
+    elif unknown := sorted(current - known):
+        problem = f"is at revision {', '.join(unknown)}, which this code doesn't know (newer?)"
+    else:
+        problem = f"is at revision {', '.join(sorted(current))}, not {', '.join(sorted(heads))}"
+    raise DatabaseNotReady(
+        f"the database at {_where(engine)} {problem}: run `kasane migrate` with this version"
+    )
+
+
+def check_database(engine: Engine) -> None:
+    """Raise DatabaseNotReady unless the database is reachable and migrated to head."""
+    check_reachable(engine)
+    try:
+        check_migrated(engine)
+    except DBAPIError as exc:
+        raise DatabaseNotReady(f"checking the database failed: {_reason(exc)}") from None
+
+
+def migrate_to_head(engine: Engine, database_url: str) -> None:
+    """Migrate to head, one instance at a time on PostgreSQL; raise DatabaseNotReady on failure."""
+    check_reachable(engine)
+    try:
+        with engine.connect() as lock:
+            if lock.dialect.name == "postgresql":
+                # Wait for another instance's migration however long it takes.
+                lock.execute(text("SET LOCAL statement_timeout = 0"))
+                lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+                lock.commit()
+            try:
+                upgrade(database_url)
+            finally:
+                if lock.dialect.name == "postgresql":
+                    lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+                    lock.commit()
+    except (CommandError, SQLAlchemyError) as exc:
+        detail = _reason(exc) if isinstance(exc, DBAPIError) else str(exc).splitlines()[0]
+        raise DatabaseNotReady(
+            f"migrating the database at {_where(engine)} failed: {detail}"
+        ) from None
+    check_database(engine)

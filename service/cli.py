@@ -119,13 +119,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         engine.dispose()
     # No uvicorn access log or default handler: paths, queries and exception messages may
     # hold personal data; service.logs writes the access log (route templates only).
-    uvicorn.run(
-        "service.main:app",
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        access_log=False,
-        log_config=None,
-    )
+    host, port = args.host or settings.host, args.port or settings.port
+    print(f"kasane: serving on http://{host}:{port} (API docs at /docs)", file=sys.stderr)
+    uvicorn.run("service.main:app", host=host, port=port, access_log=False, log_config=None)
     return 0
 
 

@@ -154,14 +154,11 @@ def _rebuild(settings: Settings) -> int:
     from sqlalchemy import func, select, table
 
     from service.application.kasane import Kasane
-    from service.projections import runner
 
     app = Kasane(settings.database_url, settings.master_key)
     with app.engine.connect() as conn:
         total = conn.execute(select(func.count()).select_from(table("kasane_events"))).scalar_one()
-    # The same fold as Kasane.rebuild_read_models, with the events counted on their way in.
-    with app.recorder.transaction(commit=True) as session:  # type: ignore[attr-defined]
-        position = runner.rebuild(session, _progress(app.all_events(), total), app.keys)
+    position = app.rebuild_read_models(watch=lambda events: _progress(events, total))
     print(f"read models rebuilt up to position {position}")
     return 0
 

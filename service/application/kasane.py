@@ -365,10 +365,18 @@ class Kasane(Application[UUID]):
             runner.project(cast(Session, session), self.load_case(actor, case_id), self.keys)
         return erased
 
-    def rebuild_read_models(self) -> int:
-        """Rebuild every read model from zero; return the last position applied."""
+    def rebuild_read_models(
+        self, watch: Callable[[Iterator[tuple[int, Any]]], Iterator[tuple[int, Any]]] | None = None
+    ) -> int:
+        """Rebuild every read model from zero; return the last position applied.
+
+        `watch` sees the events on their way in (the CLI draws its progress bar with it).
+        """
+        events = self.all_events()
         with self.recorder.transaction(commit=True) as session:  # type: ignore[attr-defined]
-            return runner.rebuild(cast(Session, session), self.all_events(), self.keys)
+            return runner.rebuild(
+                cast(Session, session), watch(events) if watch else events, self.keys
+            )
 
 
 class _Factory(SQLAlchemyFactory):

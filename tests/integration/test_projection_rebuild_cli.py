@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 from typing import Any
 
@@ -13,12 +12,12 @@ from service import cli
 from service.application.kasane import Kasane
 from service.domain.values import Actor, MeetingKind, Role
 from service.persistence.tables import (
-    READ_MODEL_TABLES,
     case_detail,
     case_list,
     projection_tracking,
 )
 from service.settings import get_settings
+from tests.integration.test_rebuild import _snapshot
 
 COORDINATOR = Actor("demo-city", "demo-coordinator", Role.coordinator)
 CITY = Actor("demo-city", "demo-city-welfare", Role.municipality)
@@ -93,21 +92,6 @@ def _random_case(app: Kasane, rnd: random.Random, n: int) -> None:
         app.close_case(COORDINATOR, case_id, None, meeting_id, closure)
         if rnd.random() < 0.4:
             app.resume_case(COORDINATOR, case_id, None, reason="again", resumed_on="2026-12-01")
-
-
-def _snapshot(app: Kasane) -> dict[str, Any]:
-    """Every view row; sealed personal data compared by content (nonces differ per sealing)."""
-    with app.engine.connect() as conn:
-        tables = {
-            t.name: sorted(tuple(r) for r in conn.execute(select(t)).all())
-            for t in READ_MODEL_TABLES
-        }
-        tables["personal_data"] = [
-            (case_id, person_id, app.keys.unseal(case_id, json.loads(doc), "read-model"))
-            for case_id, person_id, doc in tables["personal_data"]
-        ]
-        tables["tracking"] = conn.execute(select(projection_tracking.c.position)).scalars().all()
-    return tables
 
 
 def test_kasane_projections_rebuild_equals_the_live_views_and_shows_progress(

@@ -17,6 +17,9 @@ from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from service.application.engagements import EngagementCommands
+from service.application.registers import RegisterCommands
+from service.application.worklists import WorklistQueries
 from service.domain.case import SupportCase
 from service.domain.errors import NotFound, VersionConflict
 from service.domain.evidence import MeetingEvidence
@@ -44,7 +47,7 @@ class CaseResult:
     extra: Json = field(default_factory=dict)
 
 
-class Kasane(Application[UUID]):
+class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[UUID]):
     """Support cases and meetings, stored as events; read models written in the same transaction."""
 
     name = "kasane"

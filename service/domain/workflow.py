@@ -190,28 +190,36 @@ def _strict(machine_class: type) -> type:
     )
 
 
-_BY_VERSION: dict[int, Workflow] = {}
+_REGISTRY: dict[tuple[str, int], Workflow] = {}
 
 
 def register(workflow: Workflow) -> Workflow:
-    """Make a workflow version available to the cases that run under it."""
-    known = _BY_VERSION.setdefault(workflow.version, workflow)
+    """Make a version of a workflow definition available to the aggregates that run under it."""
+    key = (workflow.name, workflow.version)
+    known = _REGISTRY.setdefault(key, workflow)
     if known is not workflow and known.document != workflow.document:
-        raise ValueError(f"workflow version {workflow.version} is already defined otherwise")
+        raise ValueError(
+            f"workflow {workflow.name} version {workflow.version} is already defined otherwise"
+        )
     return known
 
 
-def workflow_version(version: int) -> Workflow:
-    """Return the workflow a case recorded at its referral."""
-    support_case_workflow()
-    return _BY_VERSION[version]
+def workflow_version(version: int, name: str = "support_case") -> Workflow:
+    """Return the version of a workflow an aggregate recorded when it began."""
+    load_workflow(name)
+    return _REGISTRY[(name, version)]
 
 
 @cache
+def load_workflow(name: str) -> Workflow:
+    """Return the definition `workflows/<name>.yaml`: the version in force for new aggregates."""
+    with (WORKFLOWS_DIR / f"{name}.yaml").open(encoding="utf-8") as f:
+        return register(Workflow(yaml.safe_load(f)))
+
+
 def support_case_workflow() -> Workflow:
     """Return the support-case workflow in force for new cases."""
-    with SUPPORT_CASE.open(encoding="utf-8") as f:
-        return register(Workflow(yaml.safe_load(f)))
+    return load_workflow("support_case")
 
 
 def has_text(value: object) -> bool:

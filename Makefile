@@ -5,7 +5,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: install run test test-sqlite test-postgres lint types unit openapi diagram
+.PHONY: install run test test-sqlite test-postgres lint types unit openapi diagram bench
 
 $(BIN)/kasane: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,3 +47,8 @@ openapi: install
 
 diagram: install
 	$(BIN)/kasane diagram
+
+# Benchmarks (not part of `make test`): ratios against floors measured in the same run, printed
+# as a table and written to bench/results/. BENCH_SCALE=small for a quick run (bench/README.md).
+bench: install
+	$(BIN)/python -m bench.run

@@ -1,4 +1,4 @@
-"""The `kasane` command: migrate, serve, diagram, openapi, projections, API keys, tokens, verify."""
+"""The `kasane` command: migrate, serve, diagram, openapi, projections, keys, verify, workflows."""
 
 from __future__ import annotations
 
@@ -31,11 +31,23 @@ def openapi_document() -> str:
     return json.dumps(app.openapi(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
 
 
-def readme_with_diagram(readme: str, mermaid: str) -> str:
-    """Return the README text with the diagram block replaced."""
-    head, _, rest = readme.partition(BEGIN)
-    _, _, tail = rest.partition(END)
-    return f"{head}{BEGIN}\n```mermaid\n{mermaid}```\n{END}{tail}"
+def readme_with_diagram(readme: str, mermaid: str, name: str = "support_case") -> str:
+    """Return the README text with the diagram block of workflow `name` replaced."""
+    begin, end = diagram_markers(name)
+    head, _, rest = readme.partition(begin)
+    _, _, tail = rest.partition(end)
+    return f"{head}{begin}\n```mermaid\n{mermaid}```\n{end}{tail}"
+
+
+# The workflows drawn in the README besides the case's: outreach and participation support.
+ENGAGEMENT_WORKFLOWS = ("outreach", "participation")
+
+
+def diagram_markers(name: str) -> tuple[str, str]:
+    """Return the README markers around the diagram of workflow `name`."""
+    if name == "support_case":
+        return BEGIN, END
+    return f"<!-- diagram:{name}:begin -->", f"<!-- diagram:{name}:end -->"
 
 
 def _add_party(parser: argparse.ArgumentParser) -> None:
@@ -259,6 +271,144 @@ def _webhooks(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _add_report_command(sub: Any) -> None:
+    report = sub.add_parser("report", help="the state report of a period (R-RPT-1)")
+    report.add_argument("--from", dest="period_from", required=True, help="first day, YYYY-MM-DD")
+    report.add_argument("--to", dest="period_to", required=True, help="last day (inclusive)")
+    report.add_argument(
+        "--municipality", help="the municipality (default: the only one in the database)"
+    )
+    report.add_argument("--format", choices=["json", "csv"], default="json")
+
+
+def _report(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from service.application.kasane import Kasane
+    from service.domain.errors import DomainError
+    from service.persistence.tables import event_index
+    from service.reports.state_report import as_csv, flat_figures
+
+    app = Kasane(settings.database_url, settings.master_key)
+    municipality = args.municipality
+    if municipality is None:
+        with app.engine.connect() as conn:
+            found = conn.execute(select(event_index.c.municipality_id).distinct()).scalars().all()
+        if len(found) != 1:
+            print("refused: name the municipality with --municipality", file=sys.stderr)
+            return 2
+        municipality = found[0]
+    try:
+        start, end = date.fromisoformat(args.period_from), date.fromisoformat(args.period_to)
+        report = app.report_figures(municipality, start, end)
+    except (ValueError, DomainError) as e:
+        print(f"refused: {e}", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+        return 0
+    sys.stdout.write(as_csv(municipality, start, end, flat_figures(report)))
+    return 0
+
+
+def _add_workflow_commands(sub: Any) -> None:
+    workflows = sub.add_parser("workflows", help="versions of the workflow definitions")
+    actions = workflows.add_subparsers(dest="action", required=True)
+    versions = actions.add_parser("versions", help="list the versions that can run cases")
+    versions.add_argument("--workflow", default="support_case", help="definition name")
+    migrate = actions.add_parser(
+        "migrate", help="move running cases to another version with an explicit state mapping"
+    )
+    migrate.add_argument("--workflow", default="support_case", help="definition name")
+    migrate.add_argument("--to", type=int, required=True, help="target version")
+    migrate.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="OLD=NEW",
+        help="state of the running version = state of the target (repeat for each state)",
+    )
+    migrate.add_argument(
+        "--keep-same-states",
+        action="store_true",
+        help="map every state the target version also has to itself (--map overrides)",
+    )
+    migrate.add_argument("--municipality", help="only this municipality's cases (default all)")
+    migrate.add_argument(
+        "--reason", default="ワークフロー定義の改定", help="why, recorded in each event"
+    )
+    migrate.add_argument("--dry-run", action="store_true", help="report only; write nothing")
+
+
+def _workflows(args: argparse.Namespace, settings: Settings) -> int:
+    from service.domain.errors import DomainError
+    from service.domain.workflow import known_versions, load_workflow
+
+    if args.action == "versions":
+        try:
+            current = load_workflow(args.workflow).version
+        except FileNotFoundError:
+            print(f"refused: no workflow {args.workflow}", file=sys.stderr)
+            return 2
+        for version in known_versions(args.workflow):
+            print(f"{version}\t{'in force for new cases' if version == current else 'superseded'}")
+        return 0
+    mapping: dict[str, str] = {}
+    for item in args.map:
+        old, sep, new = item.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            print(f"refused: --map {item!r} is not OLD=NEW", file=sys.stderr)
+            return 2
+        mapping[old.strip()] = new.strip()
+    from service.application.kasane import Kasane
+    from service.application.workflow_migration import migrate_cases, plan_mapping
+    from service.domain.workflow import workflow_version
+
+    app = Kasane(settings.database_url, settings.master_key)
+    try:
+        target = workflow_version(args.to, args.workflow)
+        mapping = plan_mapping(target, mapping, args.keep_same_states)
+        unknown = sorted(v for v in set(mapping.values()) if v not in target.states)
+        for state in unknown:
+            print(f"warning: version {args.to} has no state '{state}'", file=sys.stderr)
+        results = migrate_cases(
+            app,
+            name=args.workflow,
+            to_version=args.to,
+            mapping=mapping,
+            reason=args.reason,
+            municipality_id=args.municipality,
+            dry_run=args.dry_run,
+        )
+    except (DomainError, FileNotFoundError) as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 2
+    header = ("case", "municipality", "from", "state", "to state", "outcome", "detail")
+    rows = [
+        (
+            r.case_id,
+            r.municipality_id,
+            f"v{r.from_version}",
+            r.from_state,
+            r.to_state or "-",
+            r.outcome,
+            r.detail,
+        )
+        for r in results
+    ]
+    if rows:
+        print(_table([header, *rows]))
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.outcome] = counts.get(r.outcome, 0) + 1
+    summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())) or "no cases"
+    prefix = "dry run, nothing written: " if args.dry_run else ""
+    print(f"{prefix}{args.workflow} to version {args.to}: {summary}")
+    return 1 if counts.get("refused") or counts.get("conflict") else 0
+
+
 def role_table() -> str:
     """Return the README's role table, rendered from service/domain/permissions.py."""
     from service.domain.permissions import PERMISSIONS
@@ -288,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="migrate, then serve the API with uvicorn")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
-    sub.add_parser("diagram", help="write the Mermaid state diagram (file and README)")
+    sub.add_parser("diagram", help="write the Mermaid state diagrams (files and README)")
     sub.add_parser("openapi", help="write openapi/openapi.json")
     sub.add_parser("roles", help="write the README's role table from the permissions table")
     projections = sub.add_parser("projections", help="read-model maintenance")
@@ -307,6 +457,8 @@ def main(argv: list[str] | None = None) -> int:
     verify.add_argument("case_id", nargs="?", help="only this case (or meeting); default all")
     _add_credential_commands(sub)
     _add_webhook_commands(sub)
+    _add_workflow_commands(sub)
+    _add_report_command(sub)
     args = parser.parse_args(argv)
 
     from service.settings import get_settings
@@ -319,13 +471,16 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "serve":
         return _serve(args, settings)
     elif args.command == "diagram":
-        from service.domain.workflow import support_case_workflow
+        from service.domain.workflow import load_workflow, support_case_workflow
 
         mermaid = support_case_workflow().mermaid()
         DIAGRAM.write_text(mermaid, encoding="utf-8")
-        README.write_text(
-            readme_with_diagram(README.read_text(encoding="utf-8"), mermaid), encoding="utf-8"
-        )
+        readme = readme_with_diagram(README.read_text(encoding="utf-8"), mermaid)
+        for name in ENGAGEMENT_WORKFLOWS:
+            drawn = load_workflow(name).mermaid()
+            (DIAGRAM.parent / f"{name}.mmd").write_text(drawn, encoding="utf-8")
+            readme = readme_with_diagram(readme, drawn, name)
+        README.write_text(readme, encoding="utf-8")
     elif args.command == "openapi":
         OPENAPI.write_text(openapi_document(), encoding="utf-8")
     elif args.command == "roles":
@@ -352,6 +507,10 @@ def main(argv: list[str] | None = None) -> int:
         return _webhooks(args, settings)
     elif args.command == "verify":
         return _verify(args.case_id, settings.database_url)
+    elif args.command == "workflows":
+        return _workflows(args, settings)
+    elif args.command == "report":
+        return _report(args, settings)
     return 0
 
 

@@ -10,9 +10,15 @@ from fastapi import FastAPI
 from service import logs
 from service.api import errors, middleware
 from service.api.routers import access_log, audit, case_reads, cases, meetings, workflow
+from service.api.routers import community_issues as community_issue_routes
+from service.api.routers import engagements as engagement_routes
 from service.api.routers import feed as feed_routes
+from service.api.routers import hosts as host_routes
+from service.api.routers import reports as report_routes
 from service.api.routers import webhooks as webhook_routes
+from service.api.routers import worklists as worklist_routes
 from service.application.kasane import Kasane
+from service.clock import Clock
 from service.integration import idempotency
 from service.integration.webhooks import background_dispatcher
 from service.persistence.database import check_database, engine_options
@@ -35,11 +41,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
 
 
-def create_app(settings: Settings | None = None, *, check: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, check: bool = True, clock: Clock | None = None
+) -> FastAPI:
     """Build the FastAPI app on the configured database, migrated to head.
 
     Raises `service.persistence.database.DatabaseNotReady` when the database is unreachable or
     not at this code's migration head (`check=False` skips that: only to render documents).
+    `clock` tells the application what day it is (default: the system clock; tests pass a
+    `service.clock.ManualClock` and move it).
     """
     config = settings or get_settings()
     logs.configure_logging()
@@ -51,7 +61,9 @@ def create_app(settings: Settings | None = None, *, check: bool = True) -> FastA
         lifespan=_lifespan,
     )
     app.state.settings = config
-    app.state.kasane = Kasane(config.database_url, config.master_key, engine_options(config))
+    app.state.kasane = Kasane(
+        config.database_url, config.master_key, engine_options(config), clock=clock
+    )
     if check:
         check_database(app.state.kasane.engine)
     app.state.authenticator = start_authenticator(config, app.state.kasane.engine)
@@ -66,6 +78,12 @@ def create_app(settings: Settings | None = None, *, check: bool = True) -> FastA
     app.include_router(audit.router)
     app.include_router(webhook_routes.router)
     app.include_router(workflow.router)
+    app.include_router(worklist_routes.router)
+    app.include_router(host_routes.router)
+    app.include_router(community_issue_routes.router)
+    app.include_router(report_routes.router)
+    app.include_router(engagement_routes.router)
+    app.include_router(engagement_routes.lists)
     return app
 
 

@@ -120,6 +120,14 @@ class Settings(BaseSettings):
             "0 (default) leaves it to `kasane webhooks dispatch`"
         ),
     )
+    no_contact_days: int = Field(
+        default=30,
+        ge=1,
+        description=(
+            "Days without recorded contact with the person after which a case in support is "
+            "listed as a suspension candidate (R-SUS-2); GET /worklists can ask for another number"
+        ),
+    )
 
 
 @cache

@@ -13,7 +13,7 @@ from service.domain.errors import NotFound
 from service.domain.permissions import authorize
 from service.domain.personal import MAIN_PERSON, read_basis, redacted, split_assessment
 from service.domain.values import MEETING_KIND_LABELS, Actor
-from service.domain.workflow import support_case_workflow
+from service.domain.workflow import state_label, workflow_version
 from service.persistence.crypto import KeyStore
 from service.persistence.tables import (
     access_log,
@@ -47,13 +47,12 @@ def list_cases(
         where.append(case_list.c.referrer_kind == referrer_kind)
     if lead_agency_id:
         where.append(case_list.c.lead_agency_id == lead_agency_id)
-    labels = support_case_workflow().state_labels
     order = (case_list.c.referred_at.desc(), case_list.c.case_id)
     page = _page(engine, select(case_list), where, order, limit, offset)
     page["items"] = [
         {
             **{k: v for k, v in row.items() if k != "municipality_id"},
-            "state_label": labels[row["state"]],
+            "state_label": state_label(row["state"]),
         }
         for row in page["items"]
     ]
@@ -109,10 +108,10 @@ def get_case(engine: Engine, actor: Actor, case_id: str, keys: KeyStore) -> dict
                 }
                 for facts, text in zip(doc["assessments"], narratives, strict=False)
             ]
-    workflow = support_case_workflow()
+    workflow = workflow_version(doc.get("workflow_version", 1))
     return {
         **doc,
-        "state_label": workflow.state_labels[doc["state"]],
+        "state_label": state_label(doc["state"], workflow.version),
         "allowed_commands": list(workflow.allowed_commands(doc["state"])),
         "meetings": meeting_rows,
     }

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from typing import Any, TypeVar, cast
 from uuid import UUID
 
@@ -18,8 +18,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from service.application.engagements import EngagementCommands
+from service.application.group_commit import GroupCommit
 from service.application.registers import RegisterCommands
 from service.application.worklists import WorklistQueries
+from service.clock import Clock, SystemClock
 from service.domain.case import SupportCase
 from service.domain.errors import NotFound, VersionConflict
 from service.domain.evidence import MeetingEvidence
@@ -29,11 +31,24 @@ from service.domain.values import REFERRER_ROLES, Actor, MeetingKind
 from service.integration import webhooks
 from service.integration.index import index_recordings
 from service.persistence.crypto import KeyStore
+from service.persistence.recorders import CoreAggregateRecorder, CoreApplicationRecorder
 from service.persistence.sealing import SealingMapper
 from service.projections import runner
+from service.projections.rebuild import rebuild_by_aggregate
 
 T = TypeVar("T")
 Json = dict[str, Any]
+# A case's state is saved as a (sealed) snapshot every this many events: loading it replays at
+# most this many events, however long its history (bench/README.md, replay and growth).
+SNAPSHOT_INTERVAL = 50
+
+
+def project_events(aggregate: Any, domain_events: Iterable[Any]) -> Any:
+    """Fold events into an aggregate: the library's projector without its per-event runtime
+    Protocol `isinstance` assert, which took most of a replay's time (bench/README.md)."""
+    for domain_event in domain_events:
+        aggregate = domain_event.mutate(aggregate)
+    return aggregate
 
 
 @dataclass(frozen=True)
@@ -51,13 +66,17 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
     """Support cases and meetings, stored as events; read models written in the same transaction."""
 
     name = "kasane"
+    snapshotting_intervals = {SupportCase: SNAPSHOT_INTERVAL}  # noqa: RUF012 (library API)
+    snapshotting_projectors = {SupportCase: project_events}  # noqa: RUF012
 
     def __init__(
         self,
         database_url: str,
         master_key: str | None = None,
         engine_options: Mapping[str, Any] | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        self.clock: Clock = clock or SystemClock()  # "today" of worklists; tests set it
         self._master_key = master_key
         self._engine_options = dict(engine_options or {})
         super().__init__(
@@ -77,6 +96,13 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
         """Return the database engine shared by the event store and the read models."""
         return cast(Engine, self.recorder.datastore.engine)  # type: ignore[attr-defined]
 
+    @cached_property
+    def _group_commit(self) -> GroupCommit:
+        return GroupCommit(
+            lambda: self.recorder.transaction(commit=True),  # type: ignore[attr-defined]
+            self.keys.settle,
+        )
+
     def construct_mapper(self) -> Mapper[UUID]:
         """Seal personal fields with per-person keys (service/persistence/crypto.py)."""
         engine = self.factory.datastore.engine  # type: ignore[attr-defined]
@@ -86,27 +112,30 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
     # --- plumbing -----------------------------------------------------------------------------
 
     def _commit(self, *aggregates: Aggregate) -> None:
+        """Save the aggregates' events with their keys, index, outbox and read models, in one
+        transaction shared with concurrent commands (group commit); return once committed."""
+
+        def write(session: Session) -> None:
+            for aggregate in aggregates:
+                if isinstance(aggregate, SupportCase):
+                    self.keys.ensure(session, str(aggregate.id), aggregate.person_ids)
+            recordings = self.save(*aggregates)
+            ids = [r.notification.id for r in recordings]
+            index_recordings(session, aggregates, recordings)
+            webhooks.enqueue(session, aggregates, recordings)
+            runner.apply_saved(session, aggregates, ids, self.keys)
+
         try:
-            with self.recorder.transaction(commit=True) as session:  # type: ignore[attr-defined]
-                for aggregate in aggregates:
-                    if isinstance(aggregate, SupportCase):
-                        self.keys.ensure(session, str(aggregate.id), aggregate.person_ids)
-                recordings = self.save(*aggregates)
-                ids = [r.notification.id for r in recordings]
-                index_recordings(cast(Session, session), aggregates, recordings)
-                webhooks.enqueue(cast(Session, session), aggregates, recordings)
-                runner.apply_saved(cast(Session, session), aggregates, ids, self.keys)
+            self._group_commit.submit(write, aggregates)
         except IntegrityError:
             raise VersionConflict(
                 "another change to this case was saved first; reload and retry"
             ) from None
-        finally:
-            self.keys.settle()
 
     def _load(self, cls: type[T], actor: Actor, aggregate_id: str, what: str) -> T:
         try:
             uid = UUID(aggregate_id)
-            aggregate: Any = self.repository.get(uid)
+            aggregate: Any = self.repository.get(uid, projector_func=project_events)
         except (ValueError, AggregateNotFoundError):
             raise NotFound(f"{what} {aggregate_id} not found") from None
         # Another municipality's id answers exactly like a missing one.
@@ -311,7 +340,12 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
             actor,
             case_id,
             ev,
-            lambda c: c.suspend_case(actor, self._evidence(actor, meeting_id, c), reason),
+            lambda c: c.suspend_case(
+                actor,
+                self._evidence(actor, meeting_id, c),
+                reason,
+                outreach_attempts=self.outreach_attempts(c),  # outreach visits count (R-SUS-2)
+            ),
         )
 
     def resume_case(self, actor: Actor, case_id: str, ev: int | None, **kw: Any) -> CaseResult:
@@ -332,10 +366,11 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
             kind=kind,
             agenda=agenda,
             consented_case_ids={str(c.id) for c in cases if c.has_application_for_use},
-            plan_counts={str(c.id): len(c.plans) for c in cases},
+            plan_counts=self.plan_counts(cases, agenda),  # per case and service (R-OUT-4)
             **kw,
         )
-        self._commit(meeting)
+        # A resource shortage becomes a community issue in the same transaction (R-RES-1).
+        self._commit(meeting, *self.community_issues_from(actor, meeting))
         return meeting
 
     # --- history and rebuild --------------------------------------------------------------------
@@ -373,17 +408,37 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
     ) -> int:
         """Rebuild every read model from zero; return the last position applied.
 
-        `watch` sees the events on their way in (the CLI draws its progress bar with it).
+        The events are read aggregate by aggregate, so memory holds one aggregate at a time
+        however long the history (bench/README.md). `watch` sees the events on their way in
+        (the CLI draws its progress bar with it).
         """
-        events = self.all_events()
         with self.recorder.transaction(commit=True) as session:  # type: ignore[attr-defined]
-            return runner.rebuild(
-                cast(Session, session), watch(events) if watch else events, self.keys
+            recorder = cast(CoreApplicationRecorder, self.recorder)
+            position = recorder.max_id()
+            events = self._events_by_aggregate(recorder, position)
+            return rebuild_by_aggregate(
+                cast(Session, session), watch(events) if watch else events, self.keys, position
             )
+
+    def _events_by_aggregate(
+        self, recorder: CoreApplicationRecorder, stop: int, batch: int = 50
+    ) -> Iterator[tuple[int, Any]]:
+        """Yield (notification id, domain event) up to `stop`, aggregate after aggregate."""
+        after: UUID | None = None
+        while True:
+            notifications, after = recorder.select_streams(after, batch, stop)
+            if after is None:
+                return
+            for n in notifications:
+                yield n.id, self.mapper.to_domain_event(n)
 
 
 class _Factory(SQLAlchemyFactory):
     """eventsourcing-sqlalchemy's factory, whose datastore passes our options to create_engine."""
+
+    # the library's recorders with Core statements (service/persistence/recorders.py)
+    aggregate_recorder_class = CoreAggregateRecorder
+    application_recorder_class = CoreApplicationRecorder
 
     def __init__(self, env: Environment, engine_options: Mapping[str, Any]) -> None:
         # The library's factory forwards only `creator` to the datastore's create_engine call.

@@ -387,14 +387,21 @@ class SupportCase(Aggregate):
         self._record_meeting(meeting_id)
         self.state = state
 
-    def suspend_case(self, actor: Actor, meeting: MeetingEvidence, reason: str) -> None:
-        """Suspend when contact is completely lost, at a suspension meeting (R-SUS-1, R-SUS-2)."""
+    def suspend_case(
+        self, actor: Actor, meeting: MeetingEvidence, reason: str, outreach_attempts: int = 0
+    ) -> None:
+        """Suspend when contact is completely lost, at a suspension meeting (R-SUS-1, R-SUS-2).
+
+        `outreach_attempts`: the case's outreach visits and inquiries made without contact since
+        the last contact (the outreach's or the case's); they count as attempts (R-SUS-2).
+        """
         state = self._decide(
             "suspend_case",
             actor,
             meeting=meeting,
             timing=Timing.suspension,
             plan_version=self._current_plan_version,
+            outreach_attempts=outreach_attempts,
         )
         self._case_suspended(actor.as_dict(), state, meeting.meeting_id, reason)
 
@@ -430,3 +437,55 @@ class SupportCase(Aggregate):
     def _current_plan_version(self) -> int | None:
         plan = self.current_plan
         return plan["version"] if plan else None
+
+    # --- workflow versions -----------------------------------------------------------------
+
+    def migrate_workflow(self, actor: Actor, target: Workflow, to_state: str, reason: str) -> None:
+        """Move the case to another version of its workflow, in an explicitly mapped state.
+
+        The migration is an event of the case: before it, the case's events ran under the old
+        version, after it under the new one (the `workflow` property follows `workflow_version`).
+        """
+        current = self.workflow
+        target = register(target)  # replay finds the version by its number
+        if target.name != current.name:
+            raise DomainError(
+                f"the case runs workflow {current.name}, not {target.name}",
+                code="workflow_mismatch",
+            )
+        if target.version == self.workflow_version:
+            raise DomainError(
+                f"the case already runs version {target.version}",
+                code="workflow_version_unchanged",
+            )
+        if to_state not in target.states:
+            raise DomainError(
+                f"version {target.version} of {target.name} has no state '{to_state}'",
+                code="workflow_state_unknown",
+            )
+        if not has_text(reason):
+            raise DomainError("a workflow migration records its reason", code="reason_required")
+        self._workflow_migrated(
+            actor.as_dict(),
+            to_state,
+            self.workflow_version,
+            target.version,
+            self.state,
+            to_state,
+            reason,
+        )
+
+    @event("WorkflowMigrated")
+    def _workflow_migrated(
+        self,
+        actor: Json,
+        state: str,
+        from_version: int,
+        to_version: int,
+        from_state: str,
+        to_state: str,
+        reason: str,
+    ) -> None:
+        # `state` is the state after, as on every case event (webhooks and the feed read it).
+        self.workflow_version = to_version
+        self.state = state

@@ -18,12 +18,13 @@ class AgendaDecision:
 
 @dataclass(frozen=True)
 class MeetingEvidence:
-    """A meeting as seen by the gate of one case."""
+    """A meeting as seen by the gate of one case (coordination) or one of its engagements."""
 
     meeting_id: str
     kind: MeetingKind
     attended_roles: frozenset[Role]
     decision: AgendaDecision | None
+    service: str = "coordination"  # the service whose agenda item `decision` is (R-OUT-4, R-PAR-5)
 
     @property
     def is_layered_support_meeting(self) -> bool:

@@ -166,7 +166,8 @@ class CaseGates:
     # suspension (R-SUS-1..3)
     @property
     def contact_attempts_recorded(self) -> bool:
-        return self._case.attempts_since_contact > 0
+        outreach = self._get("outreach_attempts") or 0  # outreach visits count too (R-SUS-2)
+        return self._case.attempts_since_contact + outreach > 0
 
     @property
     def contact_restored(self) -> bool:

@@ -21,5 +21,6 @@ EVENT_LABELS: dict[str, str] = {
     "CaseClosed": "終結",
     "CaseSuspended": "中断",
     "CaseResumed": "再開",
+    "WorkflowMigrated": "ワークフロー定義の版の移行",
     "MeetingRecorded": "会議の記録",
 }

@@ -13,6 +13,16 @@ from service.domain.values import Actor, MeetingKind, Outcome, Role, Timing
 
 Json = dict[str, Any]
 
+# The services an agenda item may decide on (R-MTG-5, R-OUT-4, R-PAR-5); an item without one
+# (every item recorded before outreach and participation existed) is about coordination.
+COORDINATION = "coordination"
+AGENDA_SERVICES = (COORDINATION, "outreach", "participation")
+
+
+def agenda_service(item: Json) -> str:
+    """Return the service an agenda item decides on."""
+    return str(item.get("service") or COORDINATION)
+
 
 class Meeting(Aggregate):
     """One held meeting; it may take several cases, each with its own decision (R-MTG-7)."""
@@ -55,13 +65,17 @@ class Meeting(Aggregate):
         participants: list[Json],
         agenda: list[Json],
         consented_case_ids: Collection[str],
-        plan_counts: Mapping[str, int] | None = None,
+        plan_counts: Mapping[str | tuple[str, str], int] | None = None,
         person_attended: bool = False,
         resource_shortages: list[str] | None = None,
         title: str = "",
         reused_council: str | None = None,
     ) -> Meeting:
-        """Record a held meeting after checking who hosts and who attended it."""
+        """Record a held meeting after checking who hosts and who attended it.
+
+        `plan_counts` gives each case's number of plan versions: keyed by case id for the
+        coordination plan, by (case id, service) for an outreach or participation plan.
+        """
         _check_host(actor, kind)
         _check_agenda(kind, agenda, consented_case_ids, plan_counts)
         if kind is MeetingKind.layered_support_meeting:
@@ -88,12 +102,15 @@ class Meeting(Aggregate):
 
     @property
     def case_ids(self) -> list[str]:
-        """Return the cases on the agenda."""
-        return [item["case_id"] for item in self.agenda]
+        """Return the cases on the agenda (once each, whatever the services)."""
+        return list(dict.fromkeys(item["case_id"] for item in self.agenda))
 
-    def evidence_for(self, case_id: str) -> MeetingEvidence:
-        """Return what this meeting proves about one case, for the case's gate."""
-        item = next((i for i in self.agenda if i["case_id"] == case_id), None)
+    def evidence_for(self, case_id: str, service: str = COORDINATION) -> MeetingEvidence:
+        """Return what this meeting proves about one service of a case, for its gate."""
+        item = next(
+            (i for i in self.agenda if i["case_id"] == case_id and agenda_service(i) == service),
+            None,
+        )
         decision = (
             AgendaDecision(
                 timing=Timing(item["timing"]),
@@ -110,6 +127,7 @@ class Meeting(Aggregate):
                 Role(p["role"]) for p in self.participants if p.get("attended", True)
             ),
             decision=decision,
+            service=service,
         )
 
 
@@ -132,19 +150,23 @@ def _check_agenda(
     kind: MeetingKind,
     agenda: list[Json],
     consented: Collection[str],
-    plan_counts: Mapping[str, int] | None,
+    plan_counts: Mapping[str | tuple[str, str], int] | None,
 ) -> None:
-    case_ids = [item.get("case_id") for item in agenda]
-    if len(set(case_ids)) != len(case_ids):
+    keys = [(item.get("case_id"), agenda_service(item)) for item in agenda]
+    if len(set(keys)) != len(keys):
         raise RuleViolation(
-            "one agenda item per case", code="duplicate_agenda_item", rules=("R-MTG-7",)
+            "one agenda item per case and service",
+            code="duplicate_agenda_item",
+            rules=("R-MTG-7",),
         )
     for item in agenda:
         try:
             timing, _ = Timing(item["timing"]), Outcome(item["outcome"])
+            if agenda_service(item) not in AGENDA_SERVICES:
+                raise ValueError(item.get("service"))
         except (KeyError, ValueError):
             raise RuleViolation(
-                "an agenda item names its case, a timing and an outcome",
+                "an agenda item names its case, a timing, an outcome and a known service",
                 code="invalid_agenda_item",
                 rules=("R-MTG-7",),
             ) from None
@@ -165,10 +187,10 @@ def _check_agenda(
         if (
             version is not None
             and plan_counts is not None
-            and not 1 <= version <= plan_counts.get(item["case_id"], 0)
+            and not 1 <= version <= _plan_count(plan_counts, item)
         ):
             raise RuleViolation(
-                f"the case has no plan version {version} to decide on",
+                f"the case has no {agenda_service(item)} plan version {version} to decide on",
                 code="plan_version_unknown",
                 rules=("R-MTG-5", "R-PLN-3"),
             )
@@ -179,3 +201,10 @@ def _check_agenda(
                 code="case_without_consent",
                 rules=("R-CON-2",),
             )
+
+
+def _plan_count(plan_counts: Mapping[str | tuple[str, str], int], item: Json) -> int:
+    service = agenda_service(item)
+    if service == COORDINATION:
+        return plan_counts.get(item["case_id"], plan_counts.get((item["case_id"], service), 0))
+    return plan_counts.get((item["case_id"], service), 0)

@@ -17,10 +17,13 @@ import yaml
 from statemachine.exceptions import TransitionNotAllowed
 from statemachine.io import load
 
-from service.domain.errors import CommandNotAllowed, GateRefused
+from service.domain.errors import CommandNotAllowed, DomainError, GateRefused
 
 WORKFLOWS_DIR = Path(__file__).resolve().parents[2] / "workflows"
 SUPPORT_CASE = WORKFLOWS_DIR / "support_case.yaml"
+# Superseded versions of a definition, kept so that cases begun under them keep running:
+# `workflows/versions/<name>/v<N>.yaml`. The file `workflows/<name>.yaml` is the version in force.
+VERSIONS_DIR = WORKFLOWS_DIR / "versions"
 
 _META_KEYS = ("label", "rules", "guards", "version")
 
@@ -205,9 +208,60 @@ def register(workflow: Workflow) -> Workflow:
 
 
 def workflow_version(version: int, name: str = "support_case") -> Workflow:
-    """Return the version of a workflow an aggregate recorded when it began."""
+    """Return a version of a workflow: the one in force, or a superseded one kept on file.
+
+    Raises `UnknownWorkflowVersion` when no definition of that version exists.
+    """
     load_workflow(name)
-    return _REGISTRY[(name, version)]
+    known = _REGISTRY.get((name, version))
+    return known if known is not None else _load_superseded(name, version)
+
+
+class UnknownWorkflowVersion(DomainError):
+    """No definition of the asked version of a workflow exists."""
+
+    code = "unknown_workflow_version"
+    title = "ワークフロー定義の版が見つかりません"
+
+
+def superseded_path(name: str, version: int) -> Path:
+    """Return where a superseded version of a definition is kept."""
+    return VERSIONS_DIR / name / f"v{version}.yaml"
+
+
+def _load_superseded(name: str, version: int) -> Workflow:
+    path = superseded_path(name, version)
+    if not path.is_file():
+        raise UnknownWorkflowVersion(f"workflow {name} has no version {version}")
+    with path.open(encoding="utf-8") as f:
+        workflow = Workflow(yaml.safe_load(f))
+    if (workflow.name, workflow.version) != (name, version):
+        raise ValueError(f"{path} defines {workflow.name} version {workflow.version}")
+    return register(workflow)
+
+
+def known_versions(name: str = "support_case") -> list[int]:
+    """Return the versions of a workflow that can run cases: kept on file, registered, in force."""
+    load_workflow(name)
+    on_file = {
+        int(p.stem[1:]) for p in (VERSIONS_DIR / name).glob("v*.yaml") if p.stem[1:].isdigit()
+    }
+    registered = {v for (n, v) in _REGISTRY if n == name}
+    return sorted(on_file | registered)
+
+
+def state_label(state: str, version: int | None = None, name: str = "support_case") -> str:
+    """Return a state's Japanese label in the version a case runs under.
+
+    A state that only another version knows keeps its label from that version; a list of cases
+    may hold cases of several versions.
+    """
+    in_force = load_workflow(name)
+    own = workflow_version(version, name) if version and version in known_versions(name) else None
+    for workflow in (own, in_force, *(workflow_version(v, name) for v in known_versions(name))):
+        if workflow is not None and state in workflow.state_labels:
+            return workflow.state_labels[state]
+    return state
 
 
 @cache

@@ -1,7 +1,11 @@
-"""The engine's pool and timeout options, and the checks run before serving: reachable, at head."""
+"""The engine's pool, timeout and durability options, and the checks run before serving:
+reachable, durable (an acknowledged command survives a crash), at head.
+"""
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from functools import cache
 from typing import Any
 
@@ -17,10 +21,28 @@ from service.settings import Settings
 
 # pg_advisory_lock key held while migrating, so that instances starting together migrate in turn.
 MIGRATION_LOCK = 0x6B6173616E65  # "kasane"
+# SQLite `PRAGMA synchronous` levels that sync the WAL on every commit: FULL (2) and EXTRA (3).
+SQLITE_DURABLE_SYNCHRONOUS = (2, 3)
+# PostgreSQL `synchronous_commit` values that wait for the local WAL flush before answering.
+POSTGRES_DURABLE_COMMIT = ("on", "local", "remote_write", "remote_apply")
+logger = logging.getLogger("kasane")
 
 
 class DatabaseNotReady(RuntimeError):
     """The database can't serve Kasane: unreachable, or not migrated to this code's head."""
+
+
+class DurableSQLiteConnection(sqlite3.Connection):
+    """A SQLite connection in WAL mode that syncs every commit to disk (`synchronous=FULL`).
+
+    A command is acknowledged only after its transaction commits; with FULL the commit is on
+    disk by then, so neither a killed process nor a power cut loses an acknowledged command.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.execute("PRAGMA journal_mode=WAL").fetchall()
+        self.execute("PRAGMA synchronous=FULL").fetchall()
 
 
 def engine_options(settings: Settings) -> dict[str, Any]:
@@ -28,7 +50,12 @@ def engine_options(settings: Settings) -> dict[str, Any]:
     backend = make_url(settings.database_url).get_backend_name()
     if backend == "sqlite":
         # One file, one writer: the pool settings don't apply; wait for a lock instead of failing.
-        return {"connect_args": {"timeout": settings.db_sqlite_busy_timeout_ms / 1000}}
+        return {
+            "connect_args": {
+                "timeout": settings.db_sqlite_busy_timeout_ms / 1000,
+                "factory": DurableSQLiteConnection,
+            }
+        }
     options: dict[str, Any] = {
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_max_overflow,
@@ -37,8 +64,11 @@ def engine_options(settings: Settings) -> dict[str, Any]:
     }
     if backend == "postgresql":
         connect_args: dict[str, Any] = {"connect_timeout": settings.db_connect_timeout_seconds}
+        # Every commit waits for its WAL flush, whatever the server's default says.
+        server_options = ["-c synchronous_commit=on"]
         if settings.db_statement_timeout_ms > 0:
-            connect_args["options"] = f"-c statement_timeout={settings.db_statement_timeout_ms}"
+            server_options.append(f"-c statement_timeout={settings.db_statement_timeout_ms}")
+        connect_args["options"] = " ".join(server_options)
         options["connect_args"] = connect_args
     return options
 
@@ -93,10 +123,46 @@ def check_migrated(engine: Engine) -> None:
     )
 
 
+def check_durable(engine: Engine) -> None:
+    """Raise DatabaseNotReady unless a commit is on disk before the command is acknowledged.
+
+    SQLite: WAL with `synchronous` FULL or EXTRA on the engine's connections. PostgreSQL:
+    `synchronous_commit` on (the engine sets it on each connection); a server running with
+    `fsync=off` (a throw-away test cluster) is logged as a warning, since a process crash still
+    loses nothing there, only an operating-system crash does.
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            mode = str(conn.execute(text("PRAGMA journal_mode")).scalar_one()).lower()
+            synchronous = int(conn.execute(text("PRAGMA synchronous")).scalar_one())
+            if mode == "memory":  # an in-memory database has nothing to lose to a crash
+                return
+            if mode != "wal" or synchronous not in SQLITE_DURABLE_SYNCHRONOUS:
+                raise DatabaseNotReady(
+                    f"the SQLite database at {_where(engine)} runs with journal_mode={mode} and "
+                    f"synchronous={synchronous}: Kasane needs journal_mode=wal and "
+                    "synchronous=FULL (2), or a crash could lose acknowledged commands"
+                )
+        elif conn.dialect.name == "postgresql":
+            commit = str(conn.execute(text("SHOW synchronous_commit")).scalar_one())
+            if commit not in POSTGRES_DURABLE_COMMIT:
+                raise DatabaseNotReady(
+                    f"the PostgreSQL database at {_where(engine)} runs with "
+                    f"synchronous_commit={commit}: a crash could lose acknowledged commands"
+                )
+            if str(conn.execute(text("SHOW fsync")).scalar_one()) != "on":
+                logger.warning(
+                    "the PostgreSQL server at %s runs with fsync=off: an operating-system "
+                    "crash can lose acknowledged commands (never run production like this)",
+                    _where(engine),
+                )
+
+
 def check_database(engine: Engine) -> None:
-    """Raise DatabaseNotReady unless the database is reachable and migrated to head."""
+    """Raise DatabaseNotReady unless the database is reachable, durable and migrated to head."""
     check_reachable(engine)
     try:
+        check_durable(engine)
         check_migrated(engine)
     except DBAPIError as exc:
         raise DatabaseNotReady(f"checking the database failed: {_reason(exc)}") from None

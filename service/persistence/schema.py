@@ -9,13 +9,15 @@ from sqlalchemy import MetaData
 from service.persistence.tables import metadata as read_model_metadata
 
 EVENTS_TABLE = "kasane_events"
+SNAPSHOTS_TABLE = "kasane_snapshots"
 
 
 def event_store_metadata() -> MetaData:
-    """Return the metadata of eventsourcing-sqlalchemy's table for the `kasane` application."""
+    """Return the metadata of eventsourcing-sqlalchemy's tables for the `kasane` application."""
     from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
     from eventsourcing_sqlalchemy.models import (  # type: ignore[attr-defined]
         Base,
+        SnapshotRecord,
         StoredEventRecord,
     )
 
@@ -24,6 +26,12 @@ def event_store_metadata() -> MetaData:
         table_name=EVENTS_TABLE,
         schema_name=None,
         base_cls=StoredEventRecord,
+    )
+    SQLAlchemyDatastore.define_record_class(
+        cls_name="KasaneSnapshot",  # the name the library's recorder gives it
+        table_name=SNAPSHOTS_TABLE,
+        schema_name=None,
+        base_cls=SnapshotRecord,
     )
     return Base.metadata
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Date,
     Index,
     Integer,
     LargeBinary,
@@ -170,6 +171,51 @@ webhook_deliveries = Table(
     Column("outcome", String(32), nullable=False),
 )
 
+# What is due per case (monitoring dates, follow-ups, contact, plans; R-SUP-1, R-SUP-2). Only the
+# due date is stored; whether an item is overdue is computed at query time from the clock.
+worklist_items = Table(
+    "worklist_items",
+    metadata,
+    Column("aggregate_id", String(36), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("municipality_id", String(64), nullable=False),
+    Column("case_id", String(36), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("due_on", Date, nullable=False),
+    Column("agency_id", String(64), nullable=True),
+    Column("role", String(64), nullable=True),
+    Column("label", Text, nullable=False),
+    Index("worklist_items_municipality_due_idx", "municipality_id", "due_on"),
+)
+
+# The municipality's register of hosts of participation support (R-PAR-3).
+host_list = Table(
+    "host_list",
+    metadata,
+    Column("host_id", String(36), primary_key=True),
+    Column("municipality_id", String(64), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("registered_on", String(10), nullable=False),
+    Column("document", Text, nullable=False),
+    Index("host_list_municipality_status_idx", "municipality_id", "status"),
+)
+
+# Community issues raised by resource shortages at meetings (R-RES-1). The document keeps the
+# raising cases; who may see their ids is decided per reader at query time.
+community_issue_list = Table(
+    "community_issue_list",
+    metadata,
+    Column("issue_id", String(36), primary_key=True),
+    Column("municipality_id", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("first_raised_on", String(10), nullable=False),
+    Column("last_raised_on", String(10), nullable=False),
+    Column("document", Text, nullable=False),
+    Index("community_issue_list_municipality_status_idx", "municipality_id", "status"),
+)
+
 projection_tracking = Table(
     "projection_tracking",
     metadata,
@@ -177,7 +223,16 @@ projection_tracking = Table(
     Column("position", Integer, nullable=False),
 )
 
-READ_MODEL_TABLES = (case_list, case_detail, meeting_list, case_meetings, personal_data)
+READ_MODEL_TABLES: tuple[Table, ...] = (
+    case_list,
+    case_detail,
+    meeting_list,
+    case_meetings,
+    personal_data,
+    worklist_items,
+    host_list,
+    community_issue_list,
+)
 
 # Credentials of service accounts, not a read model: never wiped by a rebuild. Only the SHA-256
 # of each key is kept (service/security/api_keys.py says why that suffices).
@@ -194,3 +249,38 @@ api_keys = Table(
     Column("revoked_at", String(40), nullable=True),
     Index("api_keys_key_hash_idx", "key_hash", unique=True),
 )
+
+# Outreach and participation support per case (R-OUT, R-PAR): one row per engagement. Notes in
+# the detail document stay sealed with the person's data key; a reader without a basis sees them
+# redacted (service/views_engagements.py).
+engagement_list = Table(
+    "engagement_list",
+    metadata,
+    Column("engagement_id", String(36), primary_key=True),
+    Column("case_id", String(36), nullable=False),
+    Column("municipality_id", String(64), nullable=False),
+    Column("service", String(16), nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("basis", String(32), nullable=False),
+    Column("pre_consent", Integer, nullable=False),
+    Column("started_on", String(10), nullable=False),
+    Column("agency_id", String(64), nullable=True),
+    Column("host_id", String(36), nullable=True),
+    Column("current_plan_version", Integer, nullable=True),
+    Column("next_contact_due", String(10), nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", String(40), nullable=False),
+    Index("engagement_list_municipality_service_idx", "municipality_id", "service", "state"),
+    Index("engagement_list_case_idx", "case_id"),
+)
+
+engagement_detail = Table(
+    "engagement_detail",
+    metadata,
+    Column("engagement_id", String(36), primary_key=True),
+    Column("case_id", String(36), nullable=False),
+    Column("municipality_id", String(64), nullable=False),
+    Column("document", Text, nullable=False),
+)
+
+READ_MODEL_TABLES = (*READ_MODEL_TABLES, engagement_list, engagement_detail)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session
 
-from service.domain.meeting import Meeting
+from service.domain.meeting import COORDINATION, Meeting, agenda_service
 from service.persistence.tables import case_meetings, meeting_list
 
 
@@ -46,7 +46,13 @@ def project_meeting(session: Session, meeting: Meeting) -> None:
             document=json.dumps(meeting_document(meeting), ensure_ascii=False),
         )
     )
+    # One index row per case: its coordination item where it has one, else its first item
+    # (an outreach or participation item of the same case is in the meeting's document).
+    per_case: dict[str, dict[str, Any]] = {}
     for item in meeting.agenda:
+        if item["case_id"] not in per_case or agenda_service(item) == COORDINATION:
+            per_case[item["case_id"]] = item
+    for item in per_case.values():
         session.execute(
             insert(case_meetings).values(
                 case_id=item["case_id"],

@@ -11,11 +11,17 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from service.domain.case import SupportCase
+from service.domain.community_issue import CommunityIssue
+from service.domain.engagement import ServiceEngagement
+from service.domain.host import Host
 from service.domain.meeting import Meeting
 from service.persistence.crypto import KeyStore
 from service.persistence.tables import READ_MODEL_TABLES, projection_tracking
 from service.projections.cases import project_case
+from service.projections.engagements import project_engagement
 from service.projections.meetings import project_meeting
+from service.projections.registers import project_community_issue, project_host
+from service.projections.worklists import project_case_worklist
 
 TRACKING_NAME = "read_models"
 
@@ -24,8 +30,15 @@ def project(session: Session, aggregate: Aggregate, keys: KeyStore) -> None:
     """Write the views of one aggregate."""
     if isinstance(aggregate, SupportCase):
         project_case(session, aggregate, keys)
+        project_case_worklist(session, aggregate)
     elif isinstance(aggregate, Meeting):
         project_meeting(session, aggregate)
+    elif isinstance(aggregate, Host):
+        project_host(session, aggregate)
+    elif isinstance(aggregate, CommunityIssue):
+        project_community_issue(session, aggregate)
+    elif isinstance(aggregate, ServiceEngagement):
+        project_engagement(session, aggregate)
 
 
 def position(session: Session) -> int:

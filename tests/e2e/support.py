@@ -308,3 +308,36 @@ def case_in_support(
         body = decide(client, case_id)
     assert body["state"] == "in_support"
     return case_id
+
+
+# --- outreach and participation support (R-OUT, R-PAR) ------------------------------------------
+
+
+def engagement_path(case_id: str, service: str, command: str = "") -> str:
+    """Return the path of a case's outreach or participation support (and a command of it)."""
+    return f"/cases/{case_id}/engagements/{service}" + (f"/{command}" if command else "")
+
+
+def service_item(
+    case_id: str, service: str, timing: str, plan_version: int, outcome: str = "approved"
+) -> Json:
+    """Return an agenda item deciding on a service's plan (R-OUT-4, R-PAR-5, R-MTG-7)."""
+    return {**item(case_id, timing, plan_version, outcome), "service": service}
+
+
+def start_engagement(
+    client: TestClient,
+    key: str,
+    case_id: str,
+    service: str,
+    basis: str = "early_start",
+    reason: str = "早期の関わりが必要",
+) -> Json:
+    """Start outreach or participation support (R-PAR-1, R-DEC-3); return the answer (201)."""
+    body = {"basis": basis, "reason": reason, "started_on": "2026-04-10"}
+    return ok(post(client, key, engagement_path(case_id, service, "start"), body), 201)
+
+
+def engagement(client: TestClient, case_id: str, service: str, key: str = COORDINATOR) -> Json:
+    """GET a case's outreach or participation support."""
+    return ok(client.get(engagement_path(case_id, service), headers=as_(key)))

@@ -48,6 +48,10 @@ PUBLIC = {("GET", "/workflow"), ("GET", "/health")}
 PATH_PARAMETERS = {"case_id": "case_id", "meeting_id": "meeting_id"}
 # No subscription is walked: a case id stands in (test_webhooks.py walks a subscription's tenancy).
 PATH_PARAMETERS["subscription_id"] = "case_id"
+# Hosts and community issues: a case id stands in (another aggregate answers 404 like a missing
+# one); test_registers_and_report.py walks their tenancy with real ids.
+PATH_PARAMETERS["host_id"] = "case_id"
+PATH_PARAMETERS["issue_id"] = "case_id"
 ID_QUERY_PARAMETERS = {"case_id", "meeting_id"}
 
 # A valid body per command, so that the tenant walk reaches the lookup of the ids it carries.
@@ -88,11 +92,64 @@ BODIES: dict[str, Json] = {
     "record_meeting": meeting_body(
         [item("{case_id}", "none", None, "noted")], kind="case_conference"
     ),
+    "register_host": {"name": "みどり農園", "kind": "work_experience", "capacity": 3},
+    "update_host": {"capacity": 4},
+    "retire_host": {"retired_on": "2026-06-30", "reason": "閉鎖"},
+    "change_community_issue_status": {
+        "status": "in_development",
+        "note": "協議開始",
+        "changed_on": "2026-06-10",
+    },
 }
+# Outreach and participation support: the same bodies under each service's action names.
+for _service in ("outreach", "participation"):
+    BODIES.update(
+        {
+            f"{_service}.start": {
+                "basis": "early_start",
+                "reason": "r",
+                "started_on": "2026-04-05",
+            },
+            f"{_service}.draft_plan": {"goals": ["g"], "policy": "p", "monitoring_dates": []},
+            f"{_service}.approve_plan": {"meeting_id": "{meeting_id}"},
+            f"{_service}.approve_replan": {"meeting_id": "{meeting_id}"},
+            f"{_service}.close_engagement": {"meeting_id": "{meeting_id}"},
+            f"{_service}.suspend_engagement": {"meeting_id": "{meeting_id}", "reason": "途絶"},
+            f"{_service}.resume_engagement": {"reason": "回復", "resumed_on": "2026-09-01"},
+        }
+    )
+BODIES.update(
+    {
+        "outreach.record_activity": {
+            "kind": "home_visit",
+            "on": "2026-04-06",
+            "outcome": "no_response",
+            "contact_made": False,
+        },
+        "participation.record_intake": {"on": "2026-06-16"},
+        "participation.assess": {"on": "2026-06-20"},
+        "participation.match_host": {"host_id": "h", "menu": "就労体験", "starts_on": "2026-07-01"},
+        "participation.record_settling_in": {"on": "2026-07-02", "party": "person"},
+        "participation.record_follow_up": {"on": "2026-07-15", "party": "host"},
+        "participation.pay_cost": {
+            "host_id": "h",
+            "amount_yen": 1000,
+            "period_from": "2026-07-01",
+            "period_to": "2026-07-31",
+            "purpose": "実費",
+            "paid_on": "2026-08-10",
+        },
+        "participation.record_periodic_contact": {
+            "on": "2026-12-01",
+            "contact_made": True,
+            "next_contact_due": "2027-03-01",
+        },
+    }
+)
 
 
 # Commands whose answer carries a fresh id (a new case, a new webhook subscription and secret).
-CREATES = {"refer_case", "manage_webhooks"}
+CREATES = {"refer_case", "manage_webhooks", "register_host"}
 
 
 def _app_of(client: TestClient) -> FastAPI:

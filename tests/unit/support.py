@@ -468,3 +468,58 @@ def not_allowed(case: SupportCase) -> Iterator[pytest.ExceptionInfo[DomainError]
     with refused(CommandNotAllowed, "command_not_allowed", case=case) as exc:
         yield exc
     assert set(exc.value.allowed_commands) == ALLOWED[state]
+
+
+# --- a revised workflow definition (test only) ----------------------------------------------
+
+REVISED_VERSION = 2
+
+
+def revised_workflow_document() -> Json:
+    """A test-only version 2 of the support-case workflow: `in_support` renamed `supporting`.
+
+    It stands for a revision of the notice that renames a state; the product's definition is
+    not touched (the tests write it to a temporary `workflows/versions` directory).
+    """
+    document: Json = copy.deepcopy(support_case_workflow().document)
+    document["version"] = REVISED_VERSION
+    states: Json = {}
+    for state_id, spec in document["states"].items():
+        for transition in spec.get("transitions", []):
+            if transition["target"] == "in_support":
+                transition["target"] = "supporting"
+        if state_id == "in_support":
+            spec["label"] = "支援実施中（改定後）"
+            state_id = "supporting"
+        states[state_id] = spec
+    document["states"] = states
+    return document
+
+
+def isolated_workflow_registry(monkeypatch: pytest.MonkeyPatch, versions_dir: Any) -> None:
+    """Give the test its own registry of workflow versions and its own `workflows/versions`.
+
+    Versions a test registers (or loads from `versions_dir`) vanish with it, so two tests may
+    each define their own version 2.
+    """
+    from service.domain import workflow as workflow_module
+
+    support_case_workflow()
+    in_force = {
+        key: known
+        for key, known in workflow_module._REGISTRY.items()
+        if (workflow_module.WORKFLOWS_DIR / f"{key[0]}.yaml").is_file()
+        and known is workflow_module.load_workflow(key[0])
+    }
+    monkeypatch.setattr(workflow_module, "_REGISTRY", in_force)
+    monkeypatch.setattr(workflow_module, "VERSIONS_DIR", versions_dir)
+
+
+def write_revised_workflow(versions_dir: Any) -> Any:
+    """Write the revised definition as `<versions_dir>/support_case/v2.yaml`; return the path."""
+    import yaml
+
+    path = versions_dir / "support_case" / f"v{REVISED_VERSION}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(revised_workflow_document(), allow_unicode=True), "utf-8")
+    return path

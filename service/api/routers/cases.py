@@ -29,7 +29,7 @@ from service.api.schemas.cases import (
 )
 from service.api.schemas.common import CommandAccepted
 from service.application.kasane import CaseResult
-from service.domain.workflow import support_case_workflow
+from service.domain.workflow import state_label
 
 router = APIRouter(prefix="/cases", tags=["cases"], responses=PROBLEMS, route_class=GuardedRoute)
 
@@ -40,7 +40,7 @@ def _accepted(result: CaseResult, response: Response) -> CommandAccepted:
         case_id=result.case_id,
         version=result.version,
         state=result.state,
-        state_label=support_case_workflow().state_labels[result.state],
+        state_label=state_label(result.state),
         allowed_commands=list(result.allowed_commands),
         **result.extra,
     )

@@ -225,6 +225,12 @@ class FollowUp(Strict):
 
     needed: bool = Field(description="Whether follow-up is needed")
     method: str = Field(default="", description="How, e.g. quarterly visits")
+    # Left out of the recorded closure when absent, so closures without it read as before.
+    due_on: dt.date | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="フォローアップ予定日: when the first follow-up is due (worklists)",
+    )
 
 
 class HandBack(Strict):

@@ -21,7 +21,7 @@ from service.domain.values import (
     SupportService,
     Timing,
 )
-from service.domain.workflow import support_case_workflow
+from service.domain.workflow import known_versions, support_case_workflow, workflow_version
 
 
 def labelled(enum: type[StrEnum], labels: dict[str, str], description: str) -> Any:
@@ -78,17 +78,23 @@ RouteField = labelled(
     {"referral": "支援関係機関からのつなぎ", "direct_consultation": "直接相談"},
     "How the case came to the coordinator",
 )
-_WF = support_case_workflow()
+# Cases run under the version they began with (or were migrated to): a state of any kept
+# version is a valid answer.
+_STATE_LABELS = {
+    state: label
+    for version in reversed(known_versions())
+    for state, label in workflow_version(version).state_labels.items()
+} | support_case_workflow().state_labels
 CaseStateField = Annotated[
     str,
     WithJsonSchema(
         {
             "type": "string",
-            "enum": _WF.states,
+            "enum": list(_STATE_LABELS),
             "description": "State of the case ("
-            + "、".join(f"{s}={label}" for s, label in _WF.state_labels.items())
+            + "、".join(f"{s}={label}" for s, label in _STATE_LABELS.items())
             + ")",
-            "x-enum-labels": _WF.state_labels,
+            "x-enum-labels": _STATE_LABELS,
         }
     ),
 ]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from service.api.schemas.common import (
     MeetingFormatField,
@@ -15,6 +15,23 @@ from service.api.schemas.common import (
     Strict,
     TimingField,
 )
+
+AgendaServiceField = Annotated[
+    Literal["coordination", "outreach", "participation"],
+    WithJsonSchema(
+        {
+            "type": "string",
+            "enum": ["coordination", "outreach", "participation"],
+            "description": "Service of the agenda item (coordination=多機関協働事業、"
+            "outreach=アウトリーチ等を通じた継続的支援事業、participation=参加支援事業)",
+            "x-enum-labels": {
+                "coordination": "多機関協働事業",
+                "outreach": "アウトリーチ等を通じた継続的支援事業",
+                "participation": "参加支援事業",
+            },
+        }
+    ),
+]
 
 
 class Participant(Strict):
@@ -34,6 +51,11 @@ class AgendaItem(Strict):
         default=None, ge=1, description="Plan version decided (required at the four timings)"
     )
     outcome: OutcomeField = Field(description="Outcome")
+    service: AgendaServiceField = Field(
+        default="coordination",
+        description="The service whose plan is decided: the case's own coordination plan, or "
+        "its outreach or participation plan (R-OUT-4, R-PAR-5); one item per case and service",
+    )
     note: str = Field(default="", description="Note")
 
 

@@ -1,0 +1,105 @@
+"""Group commit: the writes of concurrent commands share one transaction, so one disk sync.
+
+A command's transaction spends most of its time waiting for the disk (`synchronous=FULL` on
+SQLite, the WAL flush on PostgreSQL). Commands arriving while another group is being written
+queue up; the first of them to find no group in progress leads: it writes every queued command
+in one transaction and commits once. Each command still returns only after the transaction
+holding its writes has committed (durability), and from the same call as before.
+
+If any write of a group fails, the whole transaction rolls back and each command of the group
+is written again in a transaction of its own, so a failure (e.g. an expected-version conflict)
+reaches only the command that caused it. The aggregates' pending events are put back before
+that second attempt, since saving the first time collected them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+from sqlalchemy.orm import Session
+
+Write = Callable[[Session], None]
+
+
+class _Command:
+    """One command's writes, waiting for its group to commit."""
+
+    def __init__(self, write: Write, aggregates: Sequence[Aggregate]) -> None:
+        self.write = write
+        self.pending = [(a, list(a.pending_events)) for a in aggregates]
+        self.done = False
+        self.error: BaseException | None = None
+
+    def restore(self) -> None:
+        """Put back the events a failed attempt collected from the aggregates."""
+        for aggregate, events in self.pending:
+            aggregate.pending_events[:] = events
+
+
+class GroupCommit:
+    """Runs each `submit`ted write in a transaction shared with the writes queued meanwhile."""
+
+    def __init__(
+        self,
+        transaction: Callable[[], AbstractContextManager[Any]],
+        settle: Callable[[], None],
+        max_group: int = 64,
+    ) -> None:
+        self._transaction = transaction
+        self._settle = settle  # forget per-transaction state (the key store's in-flight keys)
+        self._max_group = max_group
+        self._lock = threading.Condition()
+        self._queue: list[_Command] = []
+        self._leading = False
+
+    def submit(self, write: Write, aggregates: Sequence[Aggregate]) -> None:
+        """Write in a committed transaction; raise what the write raised."""
+        command = _Command(write, aggregates)
+        with self._lock:
+            self._queue.append(command)
+            while not command.done:
+                if self._leading:
+                    self._lock.wait()
+                    continue
+                # Lead one group (the oldest queued commands), then look again: a full queue
+                # may have left this command for the next group.
+                self._leading = True
+                group = self._queue[: self._max_group]
+                del self._queue[: self._max_group]
+                self._lock.release()
+                try:
+                    self._write(group)
+                finally:
+                    self._lock.acquire()
+                    for c in group:
+                        c.done = True
+                    self._leading = False
+                    self._lock.notify_all()
+        if command.error is not None:
+            raise command.error
+
+    def _write(self, group: list[_Command]) -> None:
+        try:
+            self._attempt(group)
+        except BaseException as exc:
+            if len(group) == 1:
+                group[0].error = exc
+                return
+            for command in group:  # one at a time, so the failure reaches its command only
+                command.restore()
+                try:
+                    self._attempt([command])
+                except BaseException as single:
+                    command.error = single
+
+    def _attempt(self, group: list[_Command]) -> None:
+        try:
+            with self._transaction() as session:
+                for command in group:
+                    command.write(session)
+        finally:
+            self._settle()

@@ -1,0 +1,1 @@
+"""Reports computed from the stored events (R-RPT-1)."""

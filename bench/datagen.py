@@ -118,7 +118,8 @@ def _copy_rows(
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA cache_size=-200000")  # 200 MB: the bulk insert's index pages
+    conn.execute("PRAGMA cache_size=-2000000")  # 2 GB: the bulk insert's index pages
+    conn.execute("PRAGMA temp_store=MEMORY")
     conn.execute("BEGIN")
     conn.execute("CREATE TEMP TABLE copies (seq INTEGER PRIMARY KEY, id BLOB NOT NULL)")
     conn.executemany("INSERT INTO copies (id) VALUES (?)", [(c,) for c in copies])
@@ -137,11 +138,13 @@ def _copy_rows(
     )
     conn.execute(
         "INSERT INTO kasane_events (originator_id, originator_version, topic, state)"
-        " SELECT c.id, t.originator_version, t.topic, t.state FROM template t, copies c"
+        # CROSS JOIN fixes the outer loop, so the rows come out in order without a sort
         + (
-            " ORDER BY t.originator_version, c.seq"
+            " SELECT c.id, t.originator_version, t.topic, t.state"
+            " FROM template t CROSS JOIN copies c ORDER BY t.originator_version, c.seq"
             if interleave
-            else " ORDER BY c.seq, t.originator_version"
+            else " SELECT c.id, t.originator_version, t.topic, t.state"
+            " FROM copies c CROSS JOIN template t ORDER BY c.seq, t.originator_version"
         )
     )
     conn.execute(

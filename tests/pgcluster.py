@@ -148,8 +148,9 @@ class PostgresCluster:
 
     def _options(self) -> str:
         return (
-            f"-k {self.tmpdir} -h 127.0.0.1 -p {self.port} -F "
-            "-c max_connections=200 -c full_page_writes=off -c synchronous_commit=off"
+            # Durable like production (fsync, full page writes, synchronous commit): the
+            # service refuses a server that could lose an acknowledged command.
+            f"-k {self.tmpdir} -h 127.0.0.1 -p {self.port} -c max_connections=200"
         )
 
     def stop(self) -> None:

@@ -124,8 +124,27 @@ class CommunityIssue(Aggregate):
         """Return the meetings that raised the issue."""
         return [r["meeting_id"] for r in self.raisings]
 
+    @property
+    def status_since(self) -> str:
+        """Return the business date the current status began (ISO date).
+
+        The raising, each status change (`changed_on`) and each reopening link (`raised_on`)
+        start a status; the state report dates them the same way (R-RPT-1).
+        """
+        return max(
+            [
+                self.raised_on,
+                *(h["changed_on"] for h in self.status_history),
+                *(r["raised_on"] for r in self.raisings if r.get("reopened")),
+            ]
+        )
+
     def link(self, actor: Actor, *, meeting_id: str, raised_on: str, case_ids: list[str]) -> None:
-        """Record that a later meeting found the same shortage; reopen a settled issue."""
+        """Record that a later meeting found the same shortage; reopen a settled issue.
+
+        Only a meeting held on or after the day the issue was settled reopens it: one held
+        before (recorded late) found the shortage the settlement already dealt with.
+        """
         if meeting_id in self.meeting_ids:
             return
         self._linked(
@@ -133,16 +152,15 @@ class CommunityIssue(Aggregate):
             meeting_id=meeting_id,
             raised_on=raised_on,
             case_ids=list(case_ids),
-            reopened=IssueStatus(self.status) in SETTLED,
+            reopened=IssueStatus(self.status) in SETTLED and raised_on >= self.status_since,
         )
 
     @event("CommunityIssueCaseLinked")
     def _linked(
         self, actor: Json, meeting_id: str, raised_on: str, case_ids: list[str], reopened: bool
     ) -> None:
-        self.raisings.append(
-            {"meeting_id": meeting_id, "raised_on": raised_on, "case_ids": case_ids}
-        )
+        raising = {"meeting_id": meeting_id, "raised_on": raised_on, "case_ids": case_ids}
+        self.raisings.append({**raising, "reopened": True} if reopened else raising)
         self.last_raised_on = max(self.last_raised_on, raised_on)
         if reopened:
             self.status = str(IssueStatus.open)
@@ -168,6 +186,13 @@ class CommunityIssue(Aggregate):
                 "a status change records a note on the development work",
                 code="community_issue_note_required",
                 rules=("R-RES-1",),
+            )
+        if changed_on < self.status_since:
+            raise RuleViolation(
+                f"the change is dated {changed_on}, before the current status began on "
+                f"{self.status_since}",
+                code="community_issue_status_date_out_of_order",
+                rules=("R-RES-1", "R-RPT-1"),
             )
         self._status_changed(
             actor=actor.as_dict(),

@@ -4,7 +4,6 @@ reachable, durable (an acknowledged command survives a crash), at head.
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 from functools import cache
 from typing import Any
@@ -25,7 +24,6 @@ MIGRATION_LOCK = 0x6B6173616E65  # "kasane"
 SQLITE_DURABLE_SYNCHRONOUS = (2, 3)
 # PostgreSQL `synchronous_commit` values that wait for the local WAL flush before answering.
 POSTGRES_DURABLE_COMMIT = ("on", "local", "remote_write", "remote_apply")
-logger = logging.getLogger("kasane")
 
 
 class DatabaseNotReady(RuntimeError):
@@ -127,9 +125,7 @@ def check_durable(engine: Engine) -> None:
     """Raise DatabaseNotReady unless a commit is on disk before the command is acknowledged.
 
     SQLite: WAL with `synchronous` FULL or EXTRA on the engine's connections. PostgreSQL:
-    `synchronous_commit` on (the engine sets it on each connection); a server running with
-    `fsync=off` (a throw-away test cluster) is logged as a warning, since a process crash still
-    loses nothing there, only an operating-system crash does.
+    `synchronous_commit` on (the engine sets it on each connection) and the server's `fsync` on.
     """
     with engine.connect() as conn:
         if conn.dialect.name == "sqlite":
@@ -151,10 +147,9 @@ def check_durable(engine: Engine) -> None:
                     f"synchronous_commit={commit}: a crash could lose acknowledged commands"
                 )
             if str(conn.execute(text("SHOW fsync")).scalar_one()) != "on":
-                logger.warning(
-                    "the PostgreSQL server at %s runs with fsync=off: an operating-system "
-                    "crash can lose acknowledged commands (never run production like this)",
-                    _where(engine),
+                raise DatabaseNotReady(
+                    f"the PostgreSQL server at {_where(engine)} runs with fsync=off: an "
+                    "operating-system crash could lose acknowledged commands"
                 )
 
 

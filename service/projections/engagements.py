@@ -136,7 +136,7 @@ def engagement_items(engagement: ServiceEngagement) -> list[WorklistItem]:
             WorklistItem(
                 kind=FOLLOW_UP,
                 due_on=contact_due,
-                label=f"{label}の終結後の定期的な連絡",
+                label=f"{label}の終結後の定期的な連絡（R-PAR-4）",
                 **common,
             )
         )

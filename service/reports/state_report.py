@@ -21,7 +21,8 @@ Dating rule: an event counts on the business date it carries, not on the day it 
   HostRegistered.
 
 "At period end" figures take, per case / engagement / host / issue, the latest event dated on or
-before `to` (ties in commit order). The period is inclusive at both ends.
+before `to` (ties in commit order); a host's retirement is final whatever its date. The period
+is inclusive at both ends.
 """
 
 from __future__ import annotations
@@ -183,6 +184,7 @@ class _Latest:
     status_on: tuple[date, int] | None = None
     open: bool = False
     kind: str = ""
+    ended: bool = False  # for good, on or before the period end (a retired host)
 
     def update(self, on: date, seq: int, is_open: bool, until: date) -> None:
         if on > until:
@@ -333,9 +335,13 @@ def _track(state: _State, event: ReportEvent, on: date, seq: int) -> None:
         if kind == "EngagementStarted":
             latest.kind = str(event.data.get("service", ""))
         latest.update(on, seq, _ENGAGEMENT_STATUS[kind], until)
-    elif kind in ("HostRegistered", "HostRetired"):
+    elif kind == "HostRegistered":
+        state.hosts.setdefault(key, _Latest()).update(on, seq, True, until)
+    elif kind == "HostRetired":
+        # A retirement is final, even when dated before the day the host was entered in the
+        # register (a register taken over from paper): the host is not active after it.
         latest = state.hosts.setdefault(key, _Latest())
-        latest.update(on, seq, kind == "HostRegistered", until)
+        latest.ended = latest.ended or on <= until
     elif kind == "CommunityIssueRaised" or (
         kind == "CommunityIssueCaseLinked" and event.data.get("reopened")
     ):
@@ -351,7 +357,7 @@ def _at_end(figures: dict[str, int], state: _State) -> None:
         figures[f"{service}_open_at_end"] = sum(
             e.open for e in state.engagements.values() if e.kind == service
         )
-    figures["hosts_active_at_end"] = sum(h.open for h in state.hosts.values())
+    figures["hosts_active_at_end"] = sum(h.open and not h.ended for h in state.hosts.values())
     figures["community_issues_open_at_end"] = sum(i.open for i in state.issues.values())
 
 

@@ -444,7 +444,7 @@ def test_R_PAR_2_to_R_PAR_5_suzuki_participation_from_start_to_periodic_contact(
     assert [(k, d.isoformat()) for k, d in due] == [("follow_up", "2027-03-01")]
     mine = ok(client.get("/worklists/mine", headers=as_(key)))["items"]
     assert [(i["kind"], i["due_on"], i["label"]) for i in mine] == [
-        ("follow_up", "2027-03-01", "参加支援事業の終結後の定期的な連絡")
+        ("follow_up", "2027-03-01", "参加支援事業の終結後の定期的な連絡（R-PAR-4）")
     ]
 
 

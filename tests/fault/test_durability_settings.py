@@ -15,7 +15,7 @@ from tests.databases import is_sqlite
 
 
 def test_the_write_path_commits_synchronously(database_url: str) -> None:
-    """SQLite: WAL with synchronous=FULL; PostgreSQL: synchronous_commit=on on every session."""
+    """SQLite: WAL with synchronous=FULL; PostgreSQL: fsync and synchronous_commit on."""
     kasane = create_app(Settings(database_url=database_url)).state.kasane
     with kasane.recorder.transaction(commit=False) as session:
         if is_sqlite(database_url):
@@ -23,6 +23,7 @@ def test_the_write_path_commits_synchronously(database_url: str) -> None:
             assert session.execute(text("PRAGMA synchronous")).scalar_one() == 2  # FULL
         else:
             assert session.execute(text("SHOW synchronous_commit")).scalar_one() == "on"
+            assert session.execute(text("SHOW fsync")).scalar_one() == "on"
     kasane.engine.dispose()
 
 

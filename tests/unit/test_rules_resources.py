@@ -220,3 +220,50 @@ def test_R_RES_1_blank_shortage_is_refused() -> None:
         CommunityIssue.raise_issue(
             CITY, text="  ", meeting_id="m-1", raised_on="2026-05-10", case_ids=[]
         )
+
+
+def test_R_RES_1_R_RPT_1_a_meeting_held_before_the_settlement_does_not_reopen() -> None:
+    """R-RES-1: a meeting held before the issue was resolved, recorded late, links its cases but
+    does not reopen the issue (the settlement dealt with that shortage); the register and the
+    state report agree on it (R-RPT-1). A meeting held on or after that day reopens it."""
+    from datetime import date
+
+    from service.reports.state_report import from_domain_event, state_report
+
+    issue = CommunityIssue.raise_issue(
+        CITY, text="夜間の居場所", meeting_id="m-1", raised_on="2026-05-10", case_ids=["c-1"]
+    )
+    issue.change_status(CITY, status="resolved", note="夜間開放", changed_on="2026-06-01")
+    issue.link(COORDINATOR, meeting_id="m-2", raised_on="2026-05-25", case_ids=["c-2"])
+    assert (issue.status, issue.case_ids) == ("resolved", ["c-1", "c-2"])
+    events = [from_domain_event(e) for e in issue.collect_events()]
+    assert events[-1].data["reopened"] is False
+    june = state_report(events, date(2026, 6, 1), date(2026, 6, 30))
+    assert june["community_issues_open_at_end"] == 0
+
+    issue.link(COORDINATOR, meeting_id="m-3", raised_on="2026-06-01", case_ids=["c-3"])
+    assert issue.status == "open"
+    events += [from_domain_event(e) for e in issue.collect_events()]
+    june = state_report(events, date(2026, 6, 1), date(2026, 6, 30))
+    assert june["community_issues_open_at_end"] == 1
+
+
+def test_R_RES_1_R_RPT_1_a_status_change_cannot_predate_the_current_status() -> None:
+    """R-RES-1: a status change dated before the issue was raised, before the previous change,
+    or before the meeting that reopened it is refused: the register and the state report would
+    otherwise disagree on the issue's status (R-RPT-1)."""
+    issue = CommunityIssue.raise_issue(
+        CITY, text="移動手段", meeting_id="m-1", raised_on="2026-05-10", case_ids=["c-1"]
+    )
+    code = "community_issue_status_date_out_of_order"
+    with refused(RuleViolation, code, rules=["R-RES-1", "R-RPT-1"]):
+        issue.change_status(CITY, status="resolved", note="x", changed_on="2026-05-09")
+    issue.change_status(CITY, status="in_development", note="協議", changed_on="2026-05-10")
+    with refused(RuleViolation, code):
+        issue.change_status(CITY, status="resolved", note="x", changed_on="2026-05-01")
+    issue.change_status(CITY, status="resolved", note="巡回バス", changed_on="2026-06-01")
+    issue.link(COORDINATOR, meeting_id="m-2", raised_on="2026-09-01", case_ids=["c-2"])
+    assert issue.status == "open"
+    with refused(RuleViolation, code):
+        issue.change_status(CITY, status="closed", note="x", changed_on="2026-08-31")
+    issue.change_status(CITY, status="closed", note="見送り", changed_on="2026-09-01")

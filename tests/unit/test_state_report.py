@@ -290,3 +290,22 @@ def test_R_RPT_1_reads_decoded_domain_events() -> None:
     # the unit builders' referral carries no `received_on`: dated by when it was recorded
     day = created.timestamp.astimezone(JST).date()
     assert state_report([event], day, day)["referrals"] == 1
+
+
+def test_R_RPT_1_a_host_retired_before_it_was_entered_is_not_active_at_end() -> None:
+    """R-RPT-1, R-PAR-3: a host entered in the register in June (register taken over from
+    paper) with a retirement dated in May is not active at the end of June; it was registered
+    in June and is counted so."""
+    june = (date(2026, 6, 1), date(2026, 6, 30))
+    events = [
+        ev("HostRegistered", "h1", {"name": "a"}, datetime(2026, 6, 10, 3, tzinfo=UTC)),
+        ev("HostRetired", "h1", {"retired_on": "2026-05-20"}),
+        ev("HostRegistered", "h2", {"name": "b"}, datetime(2026, 6, 10, 3, tzinfo=UTC)),
+    ]
+    assert changed(state_report(events, *june)) == {
+        "hosts_registered": 2,
+        "hosts_active_at_end": 1,  # h2 only
+    }
+    # a retirement dated after the period end leaves the host active in the period
+    late = [*events[:1], ev("HostRetired", "h1", {"retired_on": "2026-07-01"})]
+    assert state_report(late, *june)["hosts_active_at_end"] == 1

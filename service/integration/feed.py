@@ -18,6 +18,9 @@ from sqlalchemy import Integer, LargeBinary, Text, column, select, table
 from sqlalchemy.engine import Engine
 
 from service.domain.case import SupportCase
+from service.domain.community_issue import CommunityIssue
+from service.domain.engagement import ServiceEngagement
+from service.domain.host import Host
 from service.domain.meeting import Meeting
 from service.domain.permissions import authorize
 from service.domain.personal import split_assessment
@@ -37,7 +40,13 @@ _events = table(
     column("topic", Text),
     column("state", LargeBinary),
 )
-_SOURCES = ((SupportCase.Event, "cases"), (Meeting.Event, "meetings"))
+_SOURCES = (
+    (SupportCase.Event, "cases"),
+    (Meeting.Event, "meetings"),
+    (ServiceEngagement.Event, "engagements"),
+    (Host.Event, "hosts"),
+    (CommunityIssue.Event, "community-issues"),
+)
 
 
 def feed_page(engine: Engine, mapper: Mapper[UUID], actor: Actor, after: int, limit: int) -> Json:
@@ -104,6 +113,13 @@ def without_personal_data(kind: str, payload: Json) -> Json:
     """Drop the person's and household's data and the assessment narrative (personal.py)."""
     if kind == "CaseReferred":
         return {k: v for k, v in payload.items() if k not in ("person", "household")}
+    if "notes" in payload or any(isinstance(v, dict) and "notes" in v for v in payload.values()):
+        # An engagement record's notes are the person's (sealed even so): never in the feed.
+        return {
+            k: {kk: vv for kk, vv in v.items() if kk != "notes"} if isinstance(v, dict) else v
+            for k, v in payload.items()
+            if k != "notes"
+        }
     if kind == "AssessmentCompleted":
         facts, _ = split_assessment(payload["assessment"])
         facts.pop("narrative", None)  # the sealed narrative as stored (sealing.py)

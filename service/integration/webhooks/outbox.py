@@ -18,6 +18,9 @@ from eventsourcing.persistence import Recording
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from service.domain.case import SupportCase
+from service.domain.engagement import ServiceEngagement
+from service.domain.meeting import Meeting
 from service.integration.feed import cloud_event
 from service.persistence.tables import webhook_outbox as outbox
 from service.persistence.tables import webhook_subscriptions as subscriptions
@@ -30,14 +33,23 @@ def stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def envelope(municipality_id: str, event: Any, position: int) -> dict[str, Any]:
-    """Return the webhook envelope of a stored event: ids, type, version, state; nothing else."""
+def envelope(
+    municipality_id: str, event: Any, position: int, case_id: str | None = None
+) -> dict[str, Any]:
+    """Return the webhook envelope of a stored event: ids, type, version, state; nothing else.
+
+    `case_id` names the case an engagement (outreach or participation support) belongs to.
+    """
     stream = str(event.originator_id)
     data: dict[str, Any] = {"version": event.originator_version}
-    if type(event).__name__.startswith("Meeting"):
+    if isinstance(event, Meeting.Event):
         data["meeting_id"] = stream
-    else:
+    elif isinstance(event, ServiceEngagement.Event):
+        data.update(engagement_id=stream, case_id=case_id, state=getattr(event, "state", None))
+    elif isinstance(event, SupportCase.Event):
         data.update(case_id=stream, state=getattr(event, "state", None))
+    else:
+        data["aggregate_id"] = stream
     return {**cloud_event(municipality_id, position, event), "data": data}
 
 
@@ -46,6 +58,7 @@ def enqueue(
 ) -> None:
     """Write one pending outbox row per (matching active subscription, recorded event)."""
     tenants = {str(a.id): getattr(a, "municipality_id", "") for a in aggregates}
+    cases = {str(a.id): getattr(a, "case_id", None) for a in aggregates}
     wanted: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
     rows = []
     for recording in sorted(recordings, key=lambda r: r.notification.id):
@@ -64,7 +77,11 @@ def enqueue(
         matching = [sid for sid, types in wanted[tenant] if not types or name in types]
         if not matching:
             continue
-        payload = json.dumps(envelope(tenant, event, n.id), ensure_ascii=False, sort_keys=True)
+        payload = json.dumps(
+            envelope(tenant, event, n.id, cases[str(n.originator_id)]),
+            ensure_ascii=False,
+            sort_keys=True,
+        )
         due = stamp(event.timestamp)
         rows += [
             {

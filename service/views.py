@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection, Engine
 from service.domain.errors import NotFound
 from service.domain.permissions import authorize
 from service.domain.personal import MAIN_PERSON, read_basis, redacted, split_assessment
-from service.domain.values import MEETING_KIND_LABELS, Actor
+from service.domain.values import MEETING_KIND_LABELS, Actor, Role
 from service.domain.workflow import state_label, workflow_version
 from service.persistence.crypto import KeyStore
 from service.persistence.tables import (
@@ -223,7 +223,7 @@ def list_meetings(
         where.append(meeting_list.c.held_on <= held_to)
     order = (meeting_list.c.held_on.desc(), meeting_list.c.meeting_id)
     page = _page(engine, select(meeting_list.c.document), where, order, limit, offset)
-    page["items"] = [_meeting(json.loads(row["document"])) for row in page["items"]]
+    page["items"] = [_meeting(json.loads(row["document"]), actor) for row in page["items"]]
     return page
 
 
@@ -239,11 +239,29 @@ def get_meeting(engine: Engine, actor: Actor, meeting_id: str) -> dict[str, Any]
         ).scalar_one_or_none()
     if document is None:
         raise NotFound(f"meeting {meeting_id} not found")
-    return _meeting(json.loads(document))
+    return _meeting(json.loads(document), actor)
 
 
-def _meeting(doc: dict[str, Any]) -> dict[str, Any]:
-    return {**doc, "kind_label": MEETING_KIND_LABELS[doc["kind"]]}
+# Who sees a support council's agenda and participants besides its members (R-CON-2): the
+# municipality hosts every council (R-ORG-1) and the auditor reviews the record.
+_COUNCIL_OVERSIGHT = frozenset({Role.municipality, Role.auditor})
+
+
+def _meeting(doc: dict[str, Any], actor: Actor) -> dict[str, Any]:
+    """Return a meeting as `actor` may see it: a support council's content only to its members.
+
+    A support council discusses cases without the person's consent under a duty of secrecy
+    (R-CON-2, R-ORG-2): other agencies see that it was held, not which cases or who attended.
+    """
+    view = {**doc, "kind_label": MEETING_KIND_LABELS[doc["kind"]]}
+    members = {p.get("agency_id") for p in doc.get("participants", [])}
+    if (
+        doc["kind"] == "support_council"
+        and actor.role not in _COUNCIL_OVERSIGHT
+        and actor.agency_id not in members
+    ):
+        view.update(agenda=[], participants=[], resource_shortages=[], restricted=True)
+    return view
 
 
 def case_history(

@@ -172,3 +172,36 @@ def test_R_MTG_6_meeting_list_filters_by_kind_and_date(client: TestClient) -> No
     assert ok(client.get(f"/meetings/{council}", headers=as_(COORDINATOR)))["kind"] == (
         "support_council"
     )
+
+
+def test_R_CON_2_a_support_councils_content_is_shown_to_its_members_only(
+    client: TestClient,
+) -> None:
+    """R-CON-2, R-ORG-2: agencies outside a support council see that it was held, not which
+    cases it took or who attended; its members, the municipality and the auditor see it all."""
+    couple = refer(client, HOARDING_COUPLE)["case_id"]
+    members = [
+        {"agency_id": "demo-coordinator", "role": "coordinator", "attended": True},
+        {"agency_id": "demo-city-welfare", "role": "municipality", "attended": True},
+        {"agency_id": CENTER_AGENCY, "role": "community_general_support_center", "attended": True},
+    ]
+    council = hold_meeting(
+        client,
+        meeting_body(
+            [item(couple, "none", None, "noted")],
+            kind="support_council",
+            participants=members,
+            held_on="2026-04-20",
+        ),
+        key=CITY,
+    )
+    for key in (CITY, COORDINATOR, CENTER, AUDITOR):
+        seen = ok(client.get(f"/meetings/{council}", headers=as_(key)))
+        assert [i["case_id"] for i in seen["agenda"]] == [couple], key
+        assert len(seen["participants"]) == 3 and not seen.get("restricted"), key
+    outside = ok(client.get(f"/meetings/{council}", headers=as_(SELF_RELIANCE)))
+    assert (outside["agenda"], outside["participants"], outside["restricted"]) == ([], [], True)
+    assert outside["kind"] == "support_council" and outside["held_on"] == "2026-04-20"
+    listed = ok(client.get("/meetings", headers=as_(SELF_RELIANCE)))["items"]
+    assert [(m["meeting_id"], m["agenda"]) for m in listed] == [(council, [])]
+    assert couple not in str(listed)

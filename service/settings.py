@@ -88,6 +88,11 @@ class Settings(BaseSettings):
         default=1200,
         description="Requests per minute allowed to one credential (OWASP API4); 0 turns it off",
     )
+    auth_failures_per_minute: int = Field(
+        default=30,
+        description="Refused credentials (401) per minute allowed from one client address before "
+        "its requests are refused (429); 0 turns this off",
+    )
     jwt_issuer: str | None = Field(default=None, description="Expected `iss` of bearer tokens")
     jwt_audience: str = Field(default="kasane", description="Expected `aud` of bearer tokens")
     jwks_file: str | None = Field(default=None, description="Path of a JWKS file of signing keys")

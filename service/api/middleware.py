@@ -120,6 +120,14 @@ class RateLimiter:
             self._buckets[key] = (tokens, now)
             return (1 - tokens) / self.rate
 
+    def wait(self, key: str) -> float:
+        """Return 0 if `key` has a token left, else the seconds until it has (takes nothing)."""
+        with self._lock:
+            now = self.clock()
+            tokens, at = self._buckets.get(key, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - at) * self.rate)
+            return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+
     def _sweep(self, now: float) -> None:
         # A bucket untouched for a whole window is full again: forgetting it changes nothing,
         # and it keeps the table as small as the keys seen in the last minute.
@@ -134,31 +142,62 @@ def credential_key(scope: Scope) -> str:
         value = _header(scope, name)
         if value:
             return f"{name.decode()}:{hashlib.sha256(value).hexdigest()}"
+    return _address(scope)
+
+
+def _address(scope: Scope) -> str:
     client = scope.get("client")
     return f"addr:{client[0] if client else '-'}"
 
 
 class RateLimit:
-    """Answer 429 `rate_limited` with Retry-After once a credential spends its requests."""
+    """Answer 429 `rate_limited` with Retry-After once a credential spends its requests.
 
-    def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
+    Every refused credential (401) also spends the budget of failed authentications of the
+    client's address (`failures`): guessing credentials, each of which would have a fresh
+    budget of its own, stops after that many failures a minute from one address.
+    """
+
+    def __init__(
+        self, app: ASGIApp, limiter: RateLimiter, failures: RateLimiter | None = None
+    ) -> None:
         self.app = app
         self.limiter = limiter
+        self.failures = failures
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Let the request through or refuse it."""
-        if scope["type"] == "http" and (wait := self.limiter.acquire(credential_key(scope))):
-            retry_after = max(1, math.ceil(wait - 1e-6))  # 1.0000000001 s is 1 s
-            response = problem(
-                429,
-                "rate_limited",
-                "リクエストが多すぎます",
-                f"too many requests for this credential; retry after {retry_after} s",
-            )
-            response.headers["Retry-After"] = str(retry_after)
-            await response(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        address = _address(scope)
+        wait = self.failures.wait(address) if self.failures else 0.0
+        if wait or (wait := self.limiter.acquire(credential_key(scope))):
+            await self._refuse(wait, scope, receive, send)
+            return
+        if self.failures is None:
+            await self.app(scope, receive, send)
+            return
+        failures = self.failures
+
+        async def counted(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 401:
+                failures.acquire(address)
+            await send(message)
+
+        await self.app(scope, receive, counted)
+
+    @staticmethod
+    async def _refuse(wait: float, scope: Scope, receive: Receive, send: Send) -> None:
+        retry_after = max(1, math.ceil(wait - 1e-6))  # 1.0000000001 s is 1 s
+        response = problem(
+            429,
+            "rate_limited",
+            "リクエストが多すぎます",
+            f"too many requests for this credential; retry after {retry_after} s",
+        )
+        response.headers["Retry-After"] = str(retry_after)
+        await response(scope, receive, send)
 
 
 class _TooLarge(Exception):
@@ -226,6 +265,12 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.rate_limit_per_minute > 0:  # 0 turns the limiter off
         limiter = RateLimiter(settings.rate_limit_per_minute)
+        failures = (
+            RateLimiter(settings.auth_failures_per_minute)
+            if settings.auth_failures_per_minute > 0
+            else None
+        )
         app.state.rate_limiter = limiter
-        app.add_middleware(RateLimit, limiter=limiter)
+        app.state.auth_failure_limiter = failures
+        app.add_middleware(RateLimit, limiter=limiter, failures=failures)
     app.add_middleware(AccessLog)

@@ -132,7 +132,8 @@ class Clock:
 
 def test_rate_limit_per_credential_answers_429_with_retry_after(database_url: str) -> None:
     """OWASP API4: each credential (and each anonymous address) has its own per-minute budget."""
-    client = TestClient(app_with(database_url, rate_limit_per_minute=5))
+    app = app_with(database_url, rate_limit_per_minute=5)
+    client = TestClient(app)
     for _ in range(5):
         ok(client.get("/cases", headers=as_(COORDINATOR)))
     refused = client.get("/cases", headers=as_(COORDINATOR))
@@ -145,6 +146,19 @@ def test_rate_limit_per_credential_answers_429_with_retry_after(database_url: st
     assert unknown == [401] * 5 + [429]  # refused credentials spend their budget too
     anonymous = [client.get("/workflow").status_code for _ in range(6)]
     assert anonymous == [200] * 5 + [429]
+
+
+def test_guessing_credentials_is_limited_per_address(database_url: str) -> None:
+    """OWASP API2/API4: each guess is a new credential with a fresh budget of its own, so the
+    refused credentials of one address share a budget; once spent, the address gets 429."""
+    app = app_with(database_url, rate_limit_per_minute=100, auth_failures_per_minute=3)
+    client = TestClient(app)
+    guesses = [client.get("/cases", headers=as_(f"guess-{i}")).status_code for i in range(5)]
+    assert guesses == [401, 401, 401, 429, 429]
+    problem(client.get("/cases", headers=as_("guess-9")), 429, "rate_limited")
+    ok(TestClient(app, client=("192.0.2.7", 50000)).get("/cases", headers=as_(COORDINATOR)))
+    app.state.auth_failure_limiter.clock = Clock(app.state.auth_failure_limiter.clock() + 20)
+    ok(client.get("/cases", headers=as_(COORDINATOR)))  # refilled: one failure per 20 s
 
 
 def test_rate_limit_budget_refills_with_time(database_url: str) -> None:

@@ -153,9 +153,10 @@ def _address(scope: Scope) -> str:
 class RateLimit:
     """Answer 429 `rate_limited` with Retry-After once a credential spends its requests.
 
-    Every refused credential (401) also spends the budget of failed authentications of the
-    client's address (`failures`): guessing credentials, each of which would have a fresh
-    budget of its own, stops after that many failures a minute from one address.
+    Every refused credential (401 for a request that presented one) also spends the budget of
+    failed authentications of the client's address (`failures`): guessing credentials, each of
+    which would have a fresh budget of its own, stops after that many failures a minute from
+    one address.
     """
 
     def __init__(
@@ -171,11 +172,12 @@ class RateLimit:
             await self.app(scope, receive, send)
             return
         address = _address(scope)
+        key = credential_key(scope)
         wait = self.failures.wait(address) if self.failures else 0.0
-        if wait or (wait := self.limiter.acquire(credential_key(scope))):
+        if wait or (wait := self.limiter.acquire(key)):
             await self._refuse(wait, scope, receive, send)
             return
-        if self.failures is None:
+        if self.failures is None or key == address:  # no credential presented, none guessed
             await self.app(scope, receive, send)
             return
         failures = self.failures

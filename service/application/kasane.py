@@ -282,7 +282,12 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
             actor,
             case_id,
             ev,
-            lambda c: {"plan_version": c.draft_plan(actor, plan)},
+            # The day it was drafted: a plan awaits its meeting from then (worklists).
+            lambda c: {
+                "plan_version": c.draft_plan(
+                    actor, {**plan, "drafted_on": self.clock.today().isoformat()}
+                )
+            },
         )
 
     def approve_plan(

@@ -300,16 +300,29 @@ class SupportCase(Aggregate):
         )
         assert draft is not None  # the has_draft_plan guard holds
         self._plan_approved(
-            actor.as_dict(), state, draft["version"], meeting.meeting_id, str(timing)
+            actor.as_dict(),
+            state,
+            draft["version"],
+            meeting.meeting_id,
+            str(timing),
+            meeting.held_on,
         )
 
     @event("PlanApproved")
     def _plan_approved(
-        self, actor: Json, state: str, plan_version: int, meeting_id: str, timing: str
+        self,
+        actor: Json,
+        state: str,
+        plan_version: int,
+        meeting_id: str,
+        timing: str,
+        approved_on: str | None = None,  # the meeting's date; absent from older events
     ) -> None:
         plan = self.plans[plan_version - 1]
         plan["meeting_id"] = meeting_id
         plan["timing"] = timing
+        if approved_on is not None:
+            plan["approved_on"] = approved_on
         self._record_meeting(meeting_id)
         if state == "awaiting_decision":
             plan["status"] = "awaiting_decision"

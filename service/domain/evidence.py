@@ -24,6 +24,7 @@ class MeetingEvidence:
     kind: MeetingKind
     attended_roles: frozenset[Role]
     decision: AgendaDecision | None
+    held_on: str | None = None
     service: str = "coordination"  # the service whose agenda item `decision` is (R-OUT-4, R-PAR-5)
 
     @property

@@ -128,6 +128,7 @@ class Meeting(Aggregate):
             ),
             decision=decision,
             service=service,
+            held_on=self.held_on,
         )
 
 

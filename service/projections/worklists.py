@@ -181,7 +181,7 @@ def case_items(case: SupportCase) -> list[WorklistItem]:
             WorklistItem(
                 **base,
                 kind=PLAN_MEETING,
-                due_on=changed,
+                due_on=_day(draft.get("drafted_on")) or changed,
                 label=label,
                 agency_id=a,
                 role="coordinator",
@@ -193,7 +193,11 @@ def case_items(case: SupportCase) -> list[WorklistItem]:
         label = f"プラン第{pending['version']}版の支援決定待ち"
         items.append(
             WorklistItem(
-                **base, kind=SUPPORT_DECISION, due_on=changed, label=label, role="municipality"
+                **base,
+                kind=SUPPORT_DECISION,
+                due_on=_day(pending.get("approved_on")) or changed,
+                label=label,
+                role="municipality",
             )
         )
     closure = case.closure

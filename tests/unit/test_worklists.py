@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 
@@ -194,6 +195,30 @@ def test_R_DEC_1_an_approved_plan_awaits_the_municipality(sato: SupportCase) -> 
     assert PLAN_MEETING not in kinds(sato)
     sato.decide_support(CITY, granted=True, reason="", decided_on="2026-06-12")
     assert SUPPORT_DECISION not in kinds(sato)
+
+
+def test_R_PLN_2_a_draft_is_due_from_the_day_it_was_drafted_whatever_follows(
+    sato: SupportCase,
+) -> None:
+    """R-PLN-2: later changes to the case (a contact attempt) do not move the due date."""
+    support.in_planning(sato)
+    sato.draft_plan(COORDINATOR, {**support.plan(), "drafted_on": "2026-05-01"})
+    sato.record_contact_attempt(
+        COORDINATOR, {"on": "2026-05-20", "method": "電話", "reached": True}
+    )
+    (item,) = kinds(sato)[PLAN_MEETING]
+    assert item.due_on == dt.date(2026, 5, 1)
+
+
+def test_R_DEC_1_a_decision_is_due_from_the_meeting_that_approved_the_plan(
+    sato: SupportCase,
+) -> None:
+    """R-DEC-1: the decision is due from meeting A's date (the approval records it)."""
+    support.awaiting_decision(sato)
+    assert sato.pending_plan is not None
+    assert sato.pending_plan["approved_on"] == "2026-06-10"
+    (item,) = kinds(sato)[SUPPORT_DECISION]
+    assert item.due_on == dt.date(2026, 6, 10)
 
 
 # --- after closure (R-END-2) --------------------------------------------------------------------

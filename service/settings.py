@@ -60,10 +60,12 @@ class Settings(BaseSettings):
         ),
     )
     db_pool_size: int = Field(
-        default=5, description="Connections each instance keeps open (PostgreSQL; not SQLite)"
+        # Requests run on up to 40 worker threads: a smaller pool reopens connections under load.
+        default=20,
+        description="Connections each instance keeps open (PostgreSQL; not SQLite)",
     )
     db_max_overflow: int = Field(
-        default=10, description="Connections opened beyond the pool under load (PostgreSQL)"
+        default=20, description="Connections opened beyond the pool under load (PostgreSQL)"
     )
     db_pool_timeout_seconds: float = Field(
         default=30.0, description="Wait this long for a free pooled connection (PostgreSQL)"

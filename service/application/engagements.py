@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from eventsourcing.domain import Aggregate
     from eventsourcing.persistence import EventStore
 
+    from service.clock import Clock
     from service.domain.host import Host
     from service.domain.meeting import Meeting
     from service.persistence.crypto import KeyStore
@@ -49,6 +50,7 @@ class EngagementCommands:
 
     if TYPE_CHECKING:
         keys: KeyStore
+        clock: Clock
 
         def _commit(self, *aggregates: Aggregate) -> None: ...
 
@@ -224,13 +226,14 @@ class EngagementCommands:
         self, actor: Actor, case_id: str, service: str, ev: int | None, plan: Json
     ) -> EngagementResult:
         """Write a plan version of the service (R-OUT-4, R-PAR-2)."""
+        drafted = {**plan, "drafted_on": self.clock.today().isoformat()}
         return self._engage(
             "draft_plan",
             actor,
             case_id,
             service,
             ev,
-            lambda c, e: {"plan_version": e.draft_plan(actor, plan)},
+            lambda c, e: {"plan_version": e.draft_plan(actor, drafted)},
         )
 
     def approve_engagement_plan(

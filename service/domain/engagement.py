@@ -33,7 +33,7 @@ from service.domain.engagement_values import (
     engagement_id,
     notes_context,
 )
-from service.domain.errors import GateRefused, RuleViolation
+from service.domain.errors import CommandNotAllowed, GateRefused, RuleViolation
 from service.domain.evidence import MeetingEvidence
 from service.domain.values import Actor, Timing
 from service.domain.workflow import Workflow, load_workflow, workflow_version
@@ -42,6 +42,9 @@ if TYPE_CHECKING:
     from service.domain.case import SupportCase
 
 Json = dict[str, Any]
+
+# The case states in which the plan in effect (and its support decision) is being carried out.
+DECIDED_SUPPORT_STATES = frozenset({"in_support", "replanning", "awaiting_decision"})
 
 __all__ = [
     "ACTIVITY_LABELS",
@@ -145,6 +148,14 @@ class ServiceEngagement(Aggregate):
                     "decision; start early with a reason instead",
                     code="support_decision_required",
                     rules=("R-PAR-1", "R-DEC-1", "R-PLN-2"),
+                )
+            if case.state not in DECIDED_SUPPORT_STATES:
+                # A suspended or closed case keeps its plan's decision on record; it is no
+                # basis to start support until the case resumes (R-SUS-3, R-END-4).
+                raise CommandNotAllowed(
+                    f"{service} support cannot start on the support decision while the case "
+                    f"is {case.state!r}",
+                    rules=("R-PAR-1", "R-SUS-1", "R-END-4"),
                 )
         elif basis == StartBasis.early_start:
             case.record_early_start(actor, service=service, reason=reason, started_on=started_on)
@@ -381,6 +392,12 @@ class ServiceEngagement(Aggregate):
 
     def pay_cost(self, actor: Actor, payment: Json) -> None:
         """Record an actual-cost payment to a host the person was matched to (R-PAR-3)."""
+        if str(payment.get("period_from")) > str(payment.get("period_to")):
+            raise RuleViolation(
+                "the period paid for ends before it starts",
+                code="invalid_payment_period",
+                rules=("R-PAR-3",),
+            )
         state = self._decide(
             "pay_cost",
             actor,
@@ -406,6 +423,7 @@ class ServiceEngagement(Aggregate):
             timing=Timing.closure,
             plan_version=self._plan_version,
             next_contact_due=closure.get("next_contact_due"),
+            contact_due_after=meeting.held_on,
         )
         self._closed(actor.as_dict(), state, meeting.meeting_id, closure)
 
@@ -450,13 +468,18 @@ class ServiceEngagement(Aggregate):
     def _resumed(self, actor: Json, state: str, resumption: Json) -> None:
         self.resumptions.append(resumption)
         self.attempts_since_contact = 0
+        # Support resumes because things changed: the connection is judged anew (R-PAR-4).
+        self.connection_stable = False
         self.next_contact_due = None
         self.state = state
 
     def record_periodic_contact(self, actor: Actor, contact: Json) -> None:
         """Keep the relationship up after closure, with the next contact's date (R-PAR-4)."""
         state = self._decide(
-            "record_periodic_contact", actor, next_contact_due=contact.get("next_contact_due")
+            "record_periodic_contact",
+            actor,
+            next_contact_due=contact.get("next_contact_due"),
+            contact_due_after=contact.get("on"),
         )
         self._periodic_contact_recorded(actor.as_dict(), state, contact)
 

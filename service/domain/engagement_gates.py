@@ -117,7 +117,8 @@ class EngagementGates:
 
     @property
     def periodic_contact_scheduled(self) -> bool:
-        return has_text(self._get("next_contact_due"))
+        due, after = self._get("next_contact_due"), self._get("contact_due_after")
+        return has_text(due) and (not has_text(after) or str(due) > str(after))
 
     # suspension (R-SUS-1..3)
     @property

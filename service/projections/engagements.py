@@ -9,11 +9,13 @@ from typing import Any
 from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session
 
+from service.clock import JST
 from service.domain.engagement import SERVICE_LABELS, ServiceEngagement
 from service.persistence.tables import engagement_detail, engagement_list
 from service.projections.worklists import (
     FOLLOW_UP,
     MONITORING,
+    PLAN_MEETING,
     WorklistItem,
     _day,
     replace_items,
@@ -130,6 +132,18 @@ def engagement_items(engagement: ServiceEngagement) -> list[WorklistItem]:
                 **common,
             )
         )
+    draft = engagement.plan_in_draft
+    if draft is not None and engagement.state in _DRAFTING_STATES:
+        # The coordinators put the service's plan on a meeting's agenda (R-OUT-4, R-PAR-5).
+        drafted = _day(draft.get("drafted_on")) or engagement.modified_on.astimezone(JST).date()
+        items.append(
+            WorklistItem(
+                **{**common, "agency_id": None, "role": "coordinator"},
+                kind=PLAN_MEETING,
+                due_on=drafted,
+                label=f"{label}のプラン第{draft['version']}版案の重層的支援会議待ち",
+            )
+        )
     contact_due = _day(engagement.next_contact_due)
     if engagement.state == "closed" and contact_due is not None:
         items.append(
@@ -144,3 +158,5 @@ def engagement_items(engagement: ServiceEngagement) -> list[WorklistItem]:
 
 
 _SUPPORT_STATES = ("in_support", "matching", "settling_in")
+# The states in which a drafted plan of the service waits for its meeting (A or B).
+_DRAFTING_STATES = ("reaching_out", "planning", "replanning")

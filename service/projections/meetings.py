@@ -11,6 +11,9 @@ from sqlalchemy.orm import Session
 from service.domain.meeting import COORDINATION, Meeting, agenda_service
 from service.persistence.tables import case_meetings, meeting_list
 
+# The index row of a case the meeting took only for its outreach or participation plan.
+_SERVICE_ONLY: dict[str, Any] = {"timing": "none", "plan_version": None, "outcome": "noted"}
+
 
 def meeting_document(meeting: Meeting) -> dict[str, Any]:
     """Return the meeting as stored in the view."""
@@ -46,12 +49,16 @@ def project_meeting(session: Session, meeting: Meeting) -> None:
             document=json.dumps(meeting_document(meeting), ensure_ascii=False),
         )
     )
-    # One index row per case: its coordination item where it has one, else its first item
-    # (an outreach or participation item of the same case is in the meeting's document).
+    # One index row per case with the decision on its coordination plan. A case taken only for
+    # its outreach or participation plan gets a row without a timing: the row must not read as
+    # a decision on the case's own plan (R-MTG-5, R-MTG-7); the service items are in the
+    # meeting's document.
     per_case: dict[str, dict[str, Any]] = {}
     for item in meeting.agenda:
-        if item["case_id"] not in per_case or agenda_service(item) == COORDINATION:
+        if agenda_service(item) == COORDINATION:
             per_case[item["case_id"]] = item
+        else:
+            per_case.setdefault(item["case_id"], {**_SERVICE_ONLY, "case_id": item["case_id"]})
     for item in per_case.values():
         session.execute(
             insert(case_meetings).values(

@@ -128,6 +128,12 @@ def test_R_OUT_3_council_only_couple_outreach_records_only_facts(
     assert answer["version"] == 2
 
     ok(post(client, outreach_key, engagement_path(case_id, "outreach", "plans"), PLAN))
+    # the draft awaits a meeting from the day it was drafted (R-OUT-4): the coordinators see it
+    today = client.app.state.kasane.clock.today().isoformat()  # type: ignore[attr-defined]
+    mine = ok(client.get("/worklists/mine", headers=as_(COORDINATOR)))["items"]
+    assert [(i["kind"], i["due_on"]) for i in mine if i["case_id"] == case_id] == [
+        ("plan_meeting", today)
+    ]
     agenda = [service_item(case_id, "outreach", "plan", 1)]
     problem(
         post(client, COORDINATOR, "/meetings", meeting_body(agenda)), 422, "case_without_consent"
@@ -200,6 +206,9 @@ def test_R_OUT_4_yamada_outreach_plan_at_its_own_agenda_item(
     meeting = ok(client.get(f"/meetings/{meeting_a}", headers=as_(COORDINATOR)))
     assert meeting["agenda"][0]["service"] == "outreach"
     assert meeting_a in [m["meeting_id"] for m in case(client, case_id)["meetings"]]
+    # R-MTG-7: the case's own row does not read as a decision on the case's plan v1
+    [row] = [m for m in case(client, case_id)["meetings"] if m["meeting_id"] == meeting_a]
+    assert (row["timing"], row["plan_version"], row["outcome"]) == ("none", None, "noted")
 
 
 def test_R_OUT_3_notes_are_personal_data(
@@ -518,3 +527,46 @@ def test_R_PAR_1_a_case_with_both_services_lists_both(
     assert approve(client, outreach_key, case_id, "outreach", meeting_id)["state"] == "in_support"
     answer = approve(client, participation_key, case_id, "participation", meeting_id)
     assert answer["state"] == "matching"
+
+
+def test_R_PAR_3_payment_input_errors_are_refused_and_write_nothing(
+    client: TestClient, participation_key: str
+) -> None:
+    """R-PAR-3: an absurd amount is a validation problem (422), a period that ends before it
+    starts is refused (`invalid_payment_period`); neither writes an event."""
+    key = participation_key
+    case_id = case_in_support(client, SUZUKI, ["participation"])
+    start_engagement(client, key, case_id, "participation", basis="support_decision")
+    for command, body in (
+        ("intake", {"on": "2026-06-16"}),
+        ("assessments", {"on": "2026-06-20"}),
+        ("plans", PLAN),
+    ):
+        ok(post(client, key, engagement_path(case_id, "participation", command), body))
+    meeting_a = hold_meeting(
+        client, meeting_body([service_item(case_id, "participation", "plan", 1)])
+    )
+    approve(client, key, case_id, "participation", meeting_a)
+    host = ok(
+        post(client, CITY, "/hosts", {"name": "朝日ファーム", "kind": "work_experience"}), 201
+    )["host_id"]
+    match = {"host_id": host, "menu": "農作業の就労体験", "starts_on": "2026-07-01"}
+    version = ok(post(client, key, engagement_path(case_id, "participation", "matches"), match))[
+        "version"
+    ]
+    path = engagement_path(case_id, "participation", "payments")
+    payment = {
+        "host_id": host,
+        "amount_yen": 12000,
+        "period_from": "2026-07-01",
+        "period_to": "2026-07-31",
+        "purpose": "受け入れに要した実費",
+        "paid_on": "2026-08-10",
+    }
+    problem(post(client, key, path, {**payment, "amount_yen": 10**40}), 422, "validation_failed")
+    backwards = {**payment, "period_from": "2026-08-01"}
+    assert problem(post(client, key, path, backwards), 422, "invalid_payment_period")["rules"] == [
+        "R-PAR-3"
+    ]
+    assert engagement(client, case_id, "participation")["version"] == version
+    assert ok(post(client, key, path, payment))["version"] == version + 1

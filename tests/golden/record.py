@@ -22,6 +22,7 @@ from uuid import UUID
 import eventsourcing.domain
 
 from service.application.kasane import Kasane
+from service.clock import ManualClock
 from service.persistence.migrate import upgrade
 from tests.golden.history import (
     HISTORIES,
@@ -62,7 +63,7 @@ def record(name: str) -> Path:
     with tempfile.TemporaryDirectory() as tmp, environment(name):
         url = f"sqlite:///{Path(tmp) / 'golden.db'}"
         upgrade(url)
-        app = Kasane(url)
+        app = Kasane(url, clock=ManualClock(EPOCH))  # the days commands stamp (drafted_on)
         with fixed_clock_and_ids(name):
             SCENARIOS[name](app)
         events = stored_events(app)

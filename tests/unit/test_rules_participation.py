@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from service.domain.case import SupportCase
-from service.domain.errors import CommandNotAllowed, GateRefused
+from service.domain.errors import CommandNotAllowed, GateRefused, RuleViolation
 from service.domain.values import Timing
 from service.domain.workflow import load_workflow
 from tests.unit.engagement_support import (
@@ -28,7 +28,9 @@ from tests.unit.support import (
     meeting_for,
     plan,
     refused,
+    suspended,
 )
+from tests.unit.support import closure as case_closure
 
 
 def stable(case: SupportCase):
@@ -289,3 +291,88 @@ def test_participation_workflow_definition_is_loaded_with_labels() -> None:
     assert wf.state_labels["closed"] == "終結（定期的な連絡）"
     assert wf.guards["connection_is_stable"].code == "connection_not_stable"
     assert "record_periodic_contact" in wf.allowed_commands("closed")
+
+
+# --- review findings -------------------------------------------------------------------------
+
+
+def test_R_PAR_1_R_SUS_1_no_start_on_the_decision_of_a_suspended_or_closed_case(
+    suzuki: SupportCase, sato: SupportCase
+) -> None:
+    """R-PAR-1, R-SUS-1, R-END-4: the decision of a plan starts the service while the case is
+    supported under it; a suspended or closed case keeps its plan's decision on record, but that
+    is no basis to start (the case resumes first). The case is left untouched."""
+    suspended(suzuki)
+    with refused(CommandNotAllowed, "command_not_allowed", rules=("R-PAR-1",), case=suzuki):
+        decided(suzuki, "participation")
+    in_support(sato, ("participation",))
+    sato.close_case(
+        COORDINATOR,
+        meeting_for(sato, Timing.closure, sato.current_plan["version"]),
+        case_closure(),
+    )
+    assert sato.state == "closed"
+    with refused(CommandNotAllowed, "command_not_allowed", rules=("R-PAR-1",), case=sato):
+        decided(sato, "participation")
+
+
+def test_R_PAR_4_after_resumption_closure_needs_the_connection_judged_stable_again(
+    suzuki: SupportCase,
+) -> None:
+    """R-PAR-4: support resumes because things changed; the stability recorded before the
+    closure does not carry over — the next closure needs a new follow-up judging it stable."""
+    engagement = stable(suzuki)
+    engagement.close(
+        PARTICIPATION,
+        service_meeting(suzuki, "participation", Timing.closure, 1),
+        closure(),
+    )
+    engagement.resume(PARTICIPATION, "職場が変わった", "2027-02-01")
+    assert engagement.connection_stable is False
+    version = engagement.draft_plan(PARTICIPATION, engagement_plan(host=True))
+    engagement.approve_replan(
+        PARTICIPATION, service_meeting(suzuki, "participation", Timing.replan, version)
+    )
+    assert engagement.state == "settling_in"
+    meeting_c = service_meeting(suzuki, "participation", Timing.closure, version)
+    with refused(GateRefused, "connection_not_stable", rules=("R-PAR-4",)):
+        engagement.close(PARTICIPATION, meeting_c, closure("2027-06-01"))
+    engagement.record_follow_up(
+        PARTICIPATION, follow_up("host", on="2027-04-01", connection_stable=True)
+    )
+    engagement.close(PARTICIPATION, meeting_c, closure("2027-06-01"))
+    assert engagement.state == "closed"
+
+
+def test_R_PAR_4_the_next_periodic_contact_lies_after_the_contact_and_the_closure(
+    suzuki: SupportCase,
+) -> None:
+    """R-PAR-4: periodic contact keeps the relationship up: the next contact is due after the
+    one recorded, and the first one after the closure meeting; a date in the past is refused."""
+    engagement = stable(suzuki)
+    meeting_c = service_meeting(suzuki, "participation", Timing.closure, 1)
+    assert meeting_c.held_on is not None
+    with refused(GateRefused, "next_contact_due_required", rules=("R-PAR-4",)):
+        engagement.close(PARTICIPATION, meeting_c, closure(meeting_c.held_on))
+    engagement.close(PARTICIPATION, meeting_c, closure("2099-12-01"))
+    for due in ("2026-11-30", "2026-12-01"):
+        with refused(GateRefused, "next_contact_due_required", rules=("R-PAR-4",)):
+            engagement.record_periodic_contact(
+                PARTICIPATION, {"on": "2026-12-01", "contact_made": True, "next_contact_due": due}
+            )
+    engagement.record_periodic_contact(
+        PARTICIPATION, {"on": "2026-12-01", "contact_made": True, "next_contact_due": "2027-03-01"}
+    )
+    assert engagement.next_contact_due == "2027-03-01"
+
+
+def test_R_PAR_3_a_payment_period_ends_after_it_starts(suzuki: SupportCase) -> None:
+    """R-PAR-3: an actual-cost payment covers a period whose last day is not before its first."""
+    engagement = settling_in(suzuki)
+    with refused(RuleViolation, "invalid_payment_period", rules=("R-PAR-3",)):
+        engagement.pay_cost(
+            PARTICIPATION, {**payment(), "period_from": "2026-08-01", "period_to": "2026-07-31"}
+        )
+    assert engagement.payments == []
+    engagement.pay_cost(PARTICIPATION, {**payment(), "period_to": "2026-07-01"})
+    assert len(engagement.payments) == 1

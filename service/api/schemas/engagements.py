@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field
 from service.api.schemas.common import Strict
 from service.api.schemas.engagement_fields import ActivityField, BasisField, OutcomeCodeField
 
+# An actual-cost payment to a host is far below this; larger figures are input errors.
+MAX_PAYMENT_YEN = 1_000_000_000
 Party = Literal["person", "host"]
 PARTY_DESCRIPTION = "person=本人, host=受け入れ先"
 Notes = Annotated[
@@ -139,7 +141,9 @@ class CostPaymentCreate(Strict):
     """An actual-cost payment to a host (実費の支払, R-PAR-3)."""
 
     host_id: str = Field(description="Host paid")
-    amount_yen: int = Field(description="Amount in yen (at least 1)")
+    amount_yen: int = Field(
+        le=MAX_PAYMENT_YEN, description="Amount in yen (at least 1, at most 1,000,000,000)"
+    )
     period_from: dt.date = Field(description="First day of the period paid for")
     period_to: dt.date = Field(description="Last day of the period paid for")
     purpose: str = Field(description="What the payment covers")

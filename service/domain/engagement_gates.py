@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
-from service.domain.evidence import MeetingEvidence
-from service.domain.values import Actor, Timing
+from service.domain.gates import MeetingGates
+from service.domain.values import Actor
 from service.domain.workflow import has_text
 
 if TYPE_CHECKING:
     from service.domain.engagement import ServiceEngagement
 
 
-class EngagementGates:
+class EngagementGates(MeetingGates):
     """Answers the guards for one command on one engagement; it never changes the engagement."""
 
     def __init__(
@@ -24,8 +25,11 @@ class EngagementGates:
         self._command = command
         self._context = context
 
-    def _get(self, key: str) -> Any:
-        return self._context.get(key)
+    def _meetings_used(self) -> Collection[str]:
+        return self._engagement.meeting_ids
+
+    def _service(self) -> str:
+        return str(self._engagement.service)
 
     # outreach records before consent (R-OUT-3, R-CON-2)
     @property
@@ -50,37 +54,6 @@ class EngagementGates:
     @property
     def has_draft_plan(self) -> bool:
         return self._engagement.plan_in_draft is not None
-
-    # the meeting gates (R-MTG-2, R-MTG-5, R-MTG-6, R-OUT-4, R-PAR-5)
-    @property
-    def _meeting(self) -> MeetingEvidence | None:
-        meeting = self._get("meeting")
-        return meeting if isinstance(meeting, MeetingEvidence) else None
-
-    @property
-    def meeting_is_layered_support_meeting(self) -> bool:
-        return self._meeting is not None and self._meeting.is_layered_support_meeting
-
-    @property
-    def meeting_has_mandatory_participants(self) -> bool:
-        return self._meeting is not None and self._meeting.has_mandatory_participants
-
-    @property
-    def meeting_not_used_before(self) -> bool:
-        return (
-            self._meeting is not None
-            and self._meeting.meeting_id not in self._engagement.meeting_ids
-        )
-
-    @property
-    def meeting_approved_this_case(self) -> bool:
-        timing = self._get("timing")
-        return (
-            self._meeting is not None
-            and self._meeting.service == self._engagement.service
-            and isinstance(timing, Timing)
-            and self._meeting.approved(timing, self._get("plan_version"))
-        )
 
     # hosts, follow-ups and payments (R-PAR-3)
     @property

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from service.domain.evidence import MeetingEvidence
+from service.domain.meeting import COORDINATION
 from service.domain.values import COMPREHENSIVE_CONSULTATION_KINDS, Actor, Role, Timing
 from service.domain.workflow import has_text
 
@@ -12,7 +14,55 @@ if TYPE_CHECKING:
     from service.domain.case import SupportCase
 
 
-class CaseGates:
+class MeetingGates:
+    """The meeting gates a case and each of its engagements pass (R-MTG-2, R-MTG-5, R-MTG-6).
+
+    The meeting evidence is one agenda item's: the coordination item for the case, the
+    service's item for an outreach or participation engagement (R-OUT-4, R-PAR-5).
+    """
+
+    _context: dict[str, Any]
+
+    def _get(self, key: str) -> Any:
+        return self._context.get(key)
+
+    def _meetings_used(self) -> Collection[str]:
+        """Return the meetings whose decisions this aggregate has already used."""
+        raise NotImplementedError
+
+    def _service(self) -> str:
+        """Return the service whose agenda items decide for this aggregate."""
+        raise NotImplementedError
+
+    @property
+    def _meeting(self) -> MeetingEvidence | None:
+        meeting = self._get("meeting")
+        return meeting if isinstance(meeting, MeetingEvidence) else None
+
+    @property
+    def meeting_is_layered_support_meeting(self) -> bool:
+        return self._meeting is not None and self._meeting.is_layered_support_meeting
+
+    @property
+    def meeting_has_mandatory_participants(self) -> bool:
+        return self._meeting is not None and self._meeting.has_mandatory_participants
+
+    @property
+    def meeting_not_used_before(self) -> bool:
+        return self._meeting is not None and self._meeting.meeting_id not in self._meetings_used()
+
+    @property
+    def meeting_approved_this_case(self) -> bool:
+        timing = self._get("timing")
+        return (
+            self._meeting is not None
+            and self._meeting.service == self._service()
+            and isinstance(timing, Timing)
+            and self._meeting.approved(timing, self._get("plan_version"))
+        )
+
+
+class CaseGates(MeetingGates):
     """Answers the workflow's guards for one command on one case; it never changes the case."""
 
     def __init__(self, case: SupportCase, actor: Actor, command: str, context: dict[str, Any]):
@@ -22,8 +72,11 @@ class CaseGates:
         self._command = command
         self._context = context
 
-    def _get(self, key: str) -> Any:
-        return self._context.get(key)
+    def _meetings_used(self) -> Collection[str]:
+        return self._case.meeting_ids
+
+    def _service(self) -> str:
+        return COORDINATION
 
     # consent (R-INT-2, R-CON-1..3, R-CON-5)
     @property
@@ -98,33 +151,6 @@ class CaseGates:
     @property
     def plan_needs_no_support_decision(self) -> bool:
         return not self.plan_needs_support_decision
-
-    # the meeting gates (R-MTG-2, R-MTG-5, R-MTG-6)
-    @property
-    def _meeting(self) -> MeetingEvidence | None:
-        meeting = self._get("meeting")
-        return meeting if isinstance(meeting, MeetingEvidence) else None
-
-    @property
-    def meeting_is_layered_support_meeting(self) -> bool:
-        return self._meeting is not None and self._meeting.is_layered_support_meeting
-
-    @property
-    def meeting_has_mandatory_participants(self) -> bool:
-        return self._meeting is not None and self._meeting.has_mandatory_participants
-
-    @property
-    def meeting_not_used_before(self) -> bool:
-        return self._meeting is not None and self._meeting.meeting_id not in self._case.meeting_ids
-
-    @property
-    def meeting_approved_this_case(self) -> bool:
-        timing = self._get("timing")
-        return (
-            self._meeting is not None
-            and isinstance(timing, Timing)
-            and self._meeting.approved(timing, self._get("plan_version"))
-        )
 
     # the support decision (R-DEC-1, R-DEC-2)
     @property

@@ -9,6 +9,7 @@ from eventsourcing.domain import Aggregate, event
 from service.domain.errors import DomainError
 from service.domain.evidence import MeetingEvidence
 from service.domain.gates import CaseGates
+from service.domain.plans import PlanVersions
 from service.domain.values import Actor, Timing
 from service.domain.workflow import (
     Workflow,
@@ -23,7 +24,7 @@ MAIN_PERSON = "person"
 Json = dict[str, Any]
 
 
-class SupportCase(Aggregate):
+class SupportCase(PlanVersions, Aggregate):
     """A case of the multi-agency coordination service, from referral to closure or suspension."""
 
     class CaseReferred(Aggregate.Created):
@@ -136,22 +137,10 @@ class SupportCase(Aggregate):
         return any(c.get("application_for_use") for c in self.active_consents(MAIN_PERSON))
 
     @property
-    def plan_in_draft(self) -> Json | None:
-        """Return the plan version waiting for its meeting, if any."""
-        last = self.plans[-1] if self.plans else None
-        return last if last is not None and last["status"] == "draft" else None
-
-    @property
     def pending_plan(self) -> Json | None:
         """Return the plan approved by its meeting and waiting for the support decision."""
         last = self.plans[-1] if self.plans else None
         return last if last is not None and last["status"] == "awaiting_decision" else None
-
-    @property
-    def current_plan(self) -> Json | None:
-        """Return the plan in effect (R-PLN-2)."""
-        in_effect = [p for p in self.plans if p["status"] == "in_effect"]
-        return in_effect[-1] if in_effect else None
 
     @property
     def allowed_commands(self) -> tuple[str, ...]:
@@ -330,16 +319,6 @@ class SupportCase(Aggregate):
             self._put_in_effect(plan)
         self.state = state
 
-    def _put_in_effect(self, plan: Json) -> None:
-        for p in self.plans:
-            if p["status"] == "in_effect":
-                p["status"] = "superseded"
-        plan["status"] = "in_effect"
-
-    def _record_meeting(self, meeting_id: str) -> None:
-        if meeting_id not in self.meeting_ids:
-            self.meeting_ids.append(meeting_id)
-
     def decide_support(self, actor: Actor, granted: bool, reason: str, decided_on: str) -> None:
         """The municipality's support decision on outreach/participation (R-DEC-1, R-DEC-2)."""
         pending = self.pending_plan
@@ -445,11 +424,6 @@ class SupportCase(Aggregate):
         self.closure = None  # the past ones stay in closures / suspensions
         self.suspension = None
         self.state = state
-
-    @property
-    def _current_plan_version(self) -> int | None:
-        plan = self.current_plan
-        return plan["version"] if plan else None
 
     # --- workflow versions -----------------------------------------------------------------
 

@@ -35,6 +35,7 @@ from service.domain.engagement_values import (
 )
 from service.domain.errors import CommandNotAllowed, GateRefused, RuleViolation
 from service.domain.evidence import MeetingEvidence
+from service.domain.plans import PlanVersions
 from service.domain.values import Actor, Timing
 from service.domain.workflow import Workflow, load_workflow, workflow_version
 
@@ -63,7 +64,7 @@ __all__ = [
 ]
 
 
-class ServiceEngagement(Aggregate):
+class ServiceEngagement(PlanVersions, Aggregate):
     """Outreach or participation support for one case, from its start to closure."""
 
     @staticmethod
@@ -186,18 +187,6 @@ class ServiceEngagement(Aggregate):
     def allowed_commands(self) -> tuple[str, ...]:
         """Return the commands the workflow allows in the current state."""
         return self.workflow.allowed_commands(self.state)
-
-    @property
-    def plan_in_draft(self) -> Json | None:
-        """Return the plan version waiting for its meeting, if any."""
-        last = self.plans[-1] if self.plans else None
-        return last if last is not None and last["status"] == "draft" else None
-
-    @property
-    def current_plan(self) -> Json | None:
-        """Return the plan in effect."""
-        in_effect = [p for p in self.plans if p["status"] == "in_effect"]
-        return in_effect[-1] if in_effect else None
 
     def attempts_after(self, last_contact_on: str | None) -> int:
         """Return the outreach attempts without contact since the outreach's last contact and
@@ -327,22 +316,11 @@ class ServiceEngagement(Aggregate):
     def _plan_approved(
         self, actor: Json, state: str, plan_version: int, meeting_id: str, timing: str
     ) -> None:
-        for p in self.plans:
-            if p["status"] == "in_effect":
-                p["status"] = "superseded"
         plan = self.plans[plan_version - 1]
-        plan.update(status="in_effect", meeting_id=meeting_id, timing=timing)
+        self._put_in_effect(plan)
+        plan.update(meeting_id=meeting_id, timing=timing)
         self._record_meeting(meeting_id)
         self.state = state
-
-    def _record_meeting(self, meeting_id: str) -> None:
-        if meeting_id not in self.meeting_ids:
-            self.meeting_ids.append(meeting_id)
-
-    @property
-    def _plan_version(self) -> int | None:
-        plan = self.current_plan
-        return int(plan["version"]) if plan else None
 
     # --- participation support (R-PAR-3, R-PAR-4) -------------------------------------------
 
@@ -421,7 +399,7 @@ class ServiceEngagement(Aggregate):
             actor,
             meeting=meeting,
             timing=Timing.closure,
-            plan_version=self._plan_version,
+            plan_version=self._current_plan_version,
             next_contact_due=closure.get("next_contact_due"),
             contact_due_after=meeting.held_on,
         )
@@ -441,7 +419,7 @@ class ServiceEngagement(Aggregate):
             actor,
             meeting=meeting,
             timing=Timing.suspension,
-            plan_version=self._plan_version,
+            plan_version=self._current_plan_version,
         )
         self._suspended(actor.as_dict(), state, meeting.meeting_id, reason)
 

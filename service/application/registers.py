@@ -10,7 +10,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import Mapper, StoredEvent
-from sqlalchemy import Integer, LargeBinary, Text, column, func, select, table
+from sqlalchemy import Integer, LargeBinary, Text, column, select, table
 from sqlalchemy.engine import Connection
 
 from service.domain.community_issue import (
@@ -43,6 +43,7 @@ from service.reports.state_report import (
     from_domain_event,
     state_report,
 )
+from service.views import _page
 
 if TYPE_CHECKING:
     from eventsourcing.application import Repository
@@ -273,17 +274,10 @@ class RegisterCommands:
             where.append(host_list.c.kind == _member(HostKind, kind, "kind"))
         if status:
             where.append(host_list.c.status == _member(HostStatus, status, "status"))
-        with self.engine.connect() as conn:
-            total = conn.execute(select(func.count()).where(*where)).scalar_one()
-            rows = conn.execute(
-                select(host_list.c.document)
-                .where(*where)
-                .order_by(host_list.c.name, host_list.c.host_id)
-                .limit(limit)
-                .offset(offset)
-            ).scalars()
-            items = [_host_view(json.loads(doc)) for doc in rows]
-        return {"items": items, "total": total, "limit": limit, "offset": offset}
+        order = (host_list.c.name, host_list.c.host_id)
+        page = _page(self.engine, select(host_list.c.document), where, order, limit, offset)
+        page["items"] = [_host_view(json.loads(row["document"])) for row in page["items"]]
+        return page
 
     def host_view(self, actor: Actor, host_id: str) -> Json:
         """Return one host of the register as the API shows it (R-PAR-3)."""
@@ -312,19 +306,14 @@ class RegisterCommands:
         where = [community_issue_list.c.municipality_id == actor.municipality_id]
         if status:
             where.append(community_issue_list.c.status == _member(IssueStatus, status, "status"))
+        order = (community_issue_list.c.last_raised_on.desc(), community_issue_list.c.issue_id)
+        query = select(community_issue_list.c.document)
+        page = _page(self.engine, query, where, order, limit, offset)
         with self.engine.connect() as conn:
-            total = conn.execute(select(func.count()).where(*where)).scalar_one()
-            rows = conn.execute(
-                select(community_issue_list.c.document)
-                .where(*where)
-                .order_by(
-                    community_issue_list.c.last_raised_on.desc(), community_issue_list.c.issue_id
-                )
-                .limit(limit)
-                .offset(offset)
-            ).scalars()
-            items = [_issue_view(conn, actor, json.loads(doc)) for doc in rows]
-        return {"items": items, "total": total, "limit": limit, "offset": offset}
+            page["items"] = [
+                _issue_view(conn, actor, json.loads(row["document"])) for row in page["items"]
+            ]
+        return page
 
     def community_issue_view(self, actor: Actor, issue_id_: str) -> Json:
         """Return one community issue with the cases the actor may see (R-RES-1)."""

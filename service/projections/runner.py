@@ -1,13 +1,11 @@
-"""Applies saved aggregates to the read models with a tracked position; rebuilds from zero."""
+"""Applies saved aggregates to the read models with a tracked position (rebuild: rebuild.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import Any
-from uuid import UUID
+from collections.abc import Iterable
 
 from eventsourcing.domain import Aggregate
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from service.domain.case import SupportCase
@@ -16,7 +14,7 @@ from service.domain.engagement import ServiceEngagement
 from service.domain.host import Host
 from service.domain.meeting import Meeting
 from service.persistence.crypto import KeyStore
-from service.persistence.tables import READ_MODEL_TABLES, projection_tracking
+from service.persistence.tables import projection_tracking
 from service.projections.cases import project_case
 from service.projections.engagements import project_engagement
 from service.projections.meetings import project_meeting
@@ -70,19 +68,3 @@ def apply_saved(
         project(session, aggregate, keys)
     if notification_ids:
         advance(session, max(max(notification_ids), position(session)))
-
-
-def rebuild(session: Session, events: Iterator[tuple[int, Any]], keys: KeyStore) -> int:
-    """Empty the views and fold every event (in notification order) back into them."""
-    for table in READ_MODEL_TABLES:
-        session.execute(delete(table))
-    aggregates: dict[UUID, Aggregate] = {}
-    last = 0
-    for notification_id, domain_event in events:
-        originator = domain_event.originator_id
-        aggregates[originator] = domain_event.mutate(aggregates.get(originator))
-        last = notification_id
-    for aggregate in aggregates.values():
-        project(session, aggregate, keys)
-    advance(session, last)
-    return last

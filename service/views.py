@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, func, insert, select
 from sqlalchemy.engine import Connection, Engine
 
+from service.domain.classification import DataClass, Subject, has_content, transform
 from service.domain.errors import NotFound
 from service.domain.permissions import authorize
-from service.domain.personal import MAIN_PERSON, read_basis, redacted, split_assessment
+from service.domain.personal import CASE_RUNNERS, MAIN_PERSON, Basis, read_basis, redacted
 from service.domain.values import MEETING_KIND_LABELS, Actor, Role
 from service.domain.workflow import state_label, workflow_version
-from service.persistence.crypto import KeyStore
+from service.persistence.crypto import SEALED, KeyStore
 from service.persistence.tables import (
     access_log,
     case_detail,
@@ -79,10 +83,11 @@ def _page(
 
 def get_case(engine: Engine, actor: Actor, case_id: str, keys: KeyStore) -> dict[str, Any]:
     """Return the case detail with its meetings, the commands allowed now, and the personal
-    data the actor may read (the rest redacted with a reason); each read is logged."""
+    data and text the actor may read (the rest redacted with a reason); each read is logged."""
     authorize(actor.role, "read_case")
     with engine.begin() as conn:
         doc = _case_document(conn, actor, case_id)
+        councils = _council_members(conn, case_id)
         meetings = conn.execute(
             select(case_meetings)
             .where(case_meetings.c.case_id == case_id)
@@ -91,8 +96,10 @@ def get_case(engine: Engine, actor: Actor, case_id: str, keys: KeyStore) -> dict
         meeting_rows = [
             {k: v for k, v in m.items() if k not in ("case_id", "municipality_id")}
             for m in meetings
+            if m["kind"] != "support_council" or sees_council(actor, councils, m["meeting_id"])
         ]
-        personal = readable_personal_data(conn, actor, doc, keys)
+        reader = Reader.of(conn, actor, doc, keys, councils)
+        personal = readable_personal_data(conn, actor, doc, keys, reader)
         doc["person"] = personal[MAIN_PERSON]["identity"]
         doc["household"] = [personal[m["person_id"]]["identity"] for m in doc["household"]]
         narratives = personal[MAIN_PERSON].get("assessments")
@@ -108,6 +115,8 @@ def get_case(engine: Engine, actor: Actor, case_id: str, keys: KeyStore) -> dict
                 }
                 for facts, text in zip(doc["assessments"], narratives, strict=False)
             ]
+        doc = reader.disclose(doc, "read-model", skip=PERSONAL_RECORDS)
+        reader.log(conn)
     workflow = workflow_version(doc.get("workflow_version", 1))
     return {
         **doc,
@@ -131,9 +140,9 @@ def _case_document(conn: Connection, actor: Actor, case_id: str) -> dict[str, An
 
 
 def readable_personal_data(
-    conn: Connection, actor: Actor, doc: dict[str, Any], keys: KeyStore
+    conn: Connection, actor: Actor, doc: dict[str, Any], keys: KeyStore, reader: Reader
 ) -> dict[str, dict[str, Any]]:
-    """Return each person's data as the actor may see it, logging every read (R-CON-4)."""
+    """Return each person's data as the actor may see it; `reader` logs every read (R-CON-4)."""
     case_id = doc["case_id"]
     rows = conn.execute(
         select(personal_data.c.person_id, personal_data.c.document).where(
@@ -141,10 +150,9 @@ def readable_personal_data(
         )
     ).all()
     stored = {person_id: json.loads(document) for person_id, document in rows}
-    bases = read_basis(actor, stored, doc["consents"], _council_members(conn, case_id))
     result: dict[str, dict[str, Any]] = {}
     for person_id, data in stored.items():
-        basis = bases[person_id]
+        basis = reader.bases.get(person_id) or Basis(person_id, None, "no_basis")
         if basis.basis is None:
             reason = basis.reason or "no_basis"
             result[person_id] = {"identity": redacted(person_id, reason), "assessments": None}
@@ -158,20 +166,126 @@ def readable_personal_data(
         fields = sorted(data["identity"]) + (
             ["assessment_narrative"] if data.get("assessments") else []
         )
-        conn.execute(
-            insert(access_log).values(
-                at=datetime.now(UTC).isoformat(),
-                request_id=request_id.get(),
-                municipality_id=actor.municipality_id,
-                agency_id=actor.agency_id,
-                role=str(actor.role),
-                case_id=case_id,
-                person_id=person_id,
-                fields=json.dumps(fields),
-                basis=basis.basis,
-            )
-        )
+        reader.opened.setdefault(person_id, set()).update(fields)
     return result
+
+
+# The records of the person and the household members: read through `personal_data`.
+PERSONAL_RECORDS = ("person", "household")
+_INDEX = re.compile(r"\[\d+\]")
+
+
+@dataclass
+class Reader:
+    """One reader of one case: on what basis it reads each person's fields, and what it read.
+
+    Identity and sensitive fields are shown on a basis for the person they concern (consent
+    covering the reader's agency, or membership of a support council that took the case;
+    R-CON-4, R-CON-5); the council's secrets only to its members and the municipality that hosts
+    it (R-CON-2, R-ORG-2). Every field opened is written to the access log, once per person.
+    """
+
+    actor: Actor
+    case_id: str
+    bases: dict[str, Basis]
+    council: bool
+    keys: KeyStore
+    conn: Connection
+    opened: dict[str, set[str]] = dataclass_field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        conn: Connection,
+        actor: Actor,
+        doc: Json,
+        keys: KeyStore,
+        councils: dict[str, list[str]] | None = None,
+    ) -> Reader:
+        """Return the reader of the case `doc` (its detail document) for `actor`."""
+        councils = _council_members(conn, doc["case_id"]) if councils is None else councils
+        persons = [MAIN_PERSON, *(m["person_id"] for m in doc["household"])]
+        bases = read_basis(actor, persons, doc["consents"], councils)
+        return cls(actor, doc["case_id"], bases, sees_council(actor, councils), keys, conn)
+
+    def allows(self, cls: DataClass, person_id: str) -> str | None:
+        """Return None when the reader may see the field, else the redaction reason."""
+        if cls is DataClass.council:
+            return None if self.council else "council_secrecy"
+        if cls is DataClass.sensitive and self.actor.role in CASE_RUNNERS:
+            return None  # the body the referral was made to runs the case (R-INT-1, R-INT-4)
+        basis = self.bases.get(person_id)
+        if basis is None or basis.basis is None:
+            return basis.reason if basis and basis.reason else "no_basis"
+        return None
+
+    def disclose(
+        self, value: Any, context: str, kind: str | None = None, skip: tuple[str, ...] = ()
+    ) -> Any:
+        """Return `value` with each protected field opened for the reader or redacted.
+
+        Sealed fields (read models) are opened with the person's key; plain ones (events
+        replayed through the mapper) are kept or redacted alike; erased fields stay erased.
+        """
+
+        def visit(path: str, cls: DataClass, item: Any, subject: Subject) -> Any:
+            if path.split(".", 1)[0].split("[", 1)[0] in skip or not has_content(item):
+                return item
+            if isinstance(item, dict) and (item.get("redacted") or item.get("erased")):
+                return item
+            person = subject.person_id
+            reason = self.allows(cls, person)
+            if reason is not None:
+                return redacted(person, reason)
+            if isinstance(item, dict) and SEALED in item:
+                case_id = str(item.get("case_id", self.case_id))
+                item = self.keys.unseal(case_id, item, f"{context}:{path}", self.conn)
+                if isinstance(item, dict) and item.get("erased"):
+                    return item
+            if subject.case_id in (None, self.case_id):
+                self.opened.setdefault(person, set()).add(_INDEX.sub("", path))
+            return item
+
+        return transform(value, visit, kind)
+
+    def _other_basis(self) -> str:
+        """Return the basis of a read without the person's consent or a council seat."""
+        if self.actor.role in CASE_RUNNERS:
+            return f"case_runner:{self.actor.role}"
+        return "council"
+
+    def log(self, conn: Connection) -> None:
+        """Write one access-log row per person whose fields were read, with its basis."""
+        for person_id, fields in sorted(self.opened.items()):
+            basis = self.bases.get(person_id)
+            conn.execute(
+                insert(access_log).values(
+                    at=datetime.now(UTC).isoformat(),
+                    request_id=request_id.get(),
+                    municipality_id=self.actor.municipality_id,
+                    agency_id=self.actor.agency_id,
+                    role=str(self.actor.role),
+                    case_id=self.case_id,
+                    person_id=person_id,
+                    fields=json.dumps(sorted(fields)),
+                    basis=basis.basis if basis and basis.basis else self._other_basis(),
+                )
+            )
+        self.opened.clear()
+
+
+def sees_council(
+    actor: Actor, councils: dict[str, list[str]], meeting_id: str | None = None
+) -> bool:
+    """Whether `actor` may see a support council's content: its members and the municipality
+    that hosts every council (R-CON-2, R-ORG-1, R-ORG-2); `meeting_id`: that council only."""
+    if actor.role is Role.municipality:
+        return True
+    return any(
+        actor.agency_id in agencies
+        for mid, agencies in councils.items()
+        if meeting_id is None or mid == meeting_id
+    )
 
 
 def _council_members(conn: Connection, case_id: str) -> dict[str, list[str]]:
@@ -267,42 +381,26 @@ def _meeting(doc: dict[str, Any], actor: Actor) -> dict[str, Any]:
 def case_history(
     engine: Engine, actor: Actor, case_id: str, events: list[Any], keys: KeyStore
 ) -> list[Json]:
-    """Return the case's events, personal fields shown only where the actor may read them."""
+    """Return the case's events, protected fields shown only where the actor may read them."""
+    history = []
     with engine.begin() as conn:
         doc = _case_document(conn, actor, case_id)
-        readable = readable_personal_data(conn, actor, doc, keys)
-    history = []
-    for event in events:
-        payload = {
-            k: v
-            for k, v in event.__dict__.items()
-            if k not in ("originator_id", "originator_version", "timestamp", "originator_topic")
-        }
-        history.append(
-            {
-                "version": event.originator_version,
-                "type": type(event).__name__,
-                "recorded_at": event.timestamp.isoformat(),
-                "actor": payload.pop("actor", None),
-                "payload": _redact_payload(type(event).__name__, payload, readable),
+        reader = Reader.of(conn, actor, doc, keys)
+        for event in events:
+            payload = {
+                k: v
+                for k, v in event.__dict__.items()
+                if k not in ("originator_id", "originator_version", "timestamp", "originator_topic")
             }
-        )
+            kind = type(event).__name__
+            history.append(
+                {
+                    "version": event.originator_version,
+                    "type": kind,
+                    "recorded_at": event.timestamp.isoformat(),
+                    "actor": payload.pop("actor", None),
+                    "payload": reader.disclose(payload, f"{event.originator_version}", kind),
+                }
+            )
+        reader.log(conn)
     return history
-
-
-def _redact_payload(kind: str, payload: Json, readable: dict[str, Json]) -> Json:
-    def visible(person_id: str) -> bool:
-        identity = readable.get(person_id, {}).get("identity", {"redacted": True})
-        return not identity.get("redacted", False)
-
-    if kind == "CaseReferred":
-        identity = readable[MAIN_PERSON]["identity"]
-        payload["person"] = payload["person"] if visible(MAIN_PERSON) else identity
-        payload["household"] = [
-            member if visible(f"member-{i}") else readable[f"member-{i}"]["identity"]
-            for i, member in enumerate(payload["household"], start=1)
-        ]
-    elif kind == "AssessmentCompleted" and not visible(MAIN_PERSON):
-        facts, _ = split_assessment(payload["assessment"])
-        payload["assessment"] = {**facts, "narrative": readable[MAIN_PERSON]["identity"]}
-    return payload

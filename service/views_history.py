@@ -22,7 +22,7 @@ from service.domain.permissions import authorize
 from service.domain.values import Actor
 from service.persistence.tables import event_index, meeting_list
 from service.projections.cases import detail_document
-from service.views import case_history, get_case
+from service.views import PERSONAL_RECORDS, Reader, case_history, get_case
 
 if TYPE_CHECKING:
     from service.application.kasane import Kasane
@@ -88,7 +88,10 @@ def case_as_of(
     past: SupportCase = app.repository.get(current.id, version=n)
     point = at or past.modified_on
     now = get_case(app.engine, actor, case_id, app.keys)  # the consent in force now decides
-    doc = detail_document(past)
+    with app.engine.begin() as conn:
+        reader = Reader.of(conn, actor, detail_document(current), app.keys)
+        doc = reader.disclose(detail_document(past), "as-of", skip=PERSONAL_RECORDS)
+        reader.log(conn)
     _past_personal_data(doc, past, now)
     workflow = past.workflow
     return {

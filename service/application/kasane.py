@@ -23,6 +23,7 @@ from service.application.registers import RegisterCommands
 from service.application.worklists import WorklistQueries
 from service.clock import Clock, SystemClock
 from service.domain.case import SupportCase
+from service.domain.community_issue import CommunityIssue
 from service.domain.errors import NotFound, VersionConflict
 from service.domain.evidence import MeetingEvidence
 from service.domain.meeting import Meeting
@@ -32,7 +33,7 @@ from service.integration import webhooks
 from service.integration.index import index_recordings
 from service.persistence.crypto import KeyStore
 from service.persistence.recorders import CoreAggregateRecorder, CoreApplicationRecorder
-from service.persistence.sealing import SealingMapper
+from service.persistence.sealing import STREAM_SUBJECT, SealingMapper
 from service.projections import runner
 from service.projections.rebuild import rebuild_by_aggregate
 
@@ -119,6 +120,8 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
             for aggregate in aggregates:
                 if isinstance(aggregate, SupportCase):
                     self.keys.ensure(session, str(aggregate.id), aggregate.person_ids)
+                elif isinstance(aggregate, Meeting | CommunityIssue):
+                    self.keys.ensure(session, str(aggregate.id), [STREAM_SUBJECT])
             recordings = self.save(*aggregates)
             ids = [r.notification.id for r in recordings]
             index_recordings(session, aggregates, recordings)

@@ -18,7 +18,7 @@ Json = dict[str, Any]
 MAIN_PERSON = "person"
 
 # The implementing body and its coordinator act on the person's application itself (R-INT-2).
-_CASE_RUNNERS = frozenset({Role.municipality, Role.coordinator, Role.integration_client})
+CASE_RUNNERS = frozenset({Role.municipality, Role.coordinator, Role.integration_client})
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def read_basis(
 def _covers(consent: Json, actor: Actor) -> bool:
     if actor.role is Role.auditor:
         return False
-    if actor.role in _CASE_RUNNERS:
+    if actor.role in CASE_RUNNERS:
         return True  # the person consented to the municipality's service itself
     return actor.agency_id in consent.get("agency_ids", []) or str(actor.role) in consent.get(
         "agency_kinds", []

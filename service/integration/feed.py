@@ -3,8 +3,9 @@
 Positions are the event store's notification ids. The event index is written in the command's
 transaction and ids are committed in order (SQLite has one writer; on PostgreSQL the recorder
 locks the table per insert), so a reader resuming after position N never skips an event of its
-municipality and never sees one twice. Personal data never enters the feed: integrators read
-it through `GET /cases/{id}`, where consent governs it.
+municipality and never sees one twice. The feed carries workflow facts only (ids, types,
+states, dates, codes): integrators read anything more through `GET /cases/{id}`, where consent
+and council membership govern it.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from sqlalchemy import Integer, LargeBinary, Text, column, select, table
 from sqlalchemy.engine import Engine
 
 from service.domain.case import SupportCase
+from service.domain.classification import workflow_facts
 from service.domain.community_issue import CommunityIssue
 from service.domain.engagement import ServiceEngagement
 from service.domain.host import Host
 from service.domain.meeting import Meeting
 from service.domain.permissions import authorize
-from service.domain.personal import split_assessment
 from service.domain.values import Actor
 from service.persistence.schema import EVENTS_TABLE
 from service.persistence.tables import event_index
@@ -31,6 +32,8 @@ from service.persistence.tables import event_index
 Json = dict[str, Any]
 TYPE_PREFIX = "jp.kasane."
 SEQUENCE_DIGITS = 20  # a BIGINT has at most 19: zero-padded, sequences also sort as strings
+# What a support council's record keeps from everyone but its members and the municipality.
+COUNCIL_SECRETS = ("participants", "agenda", "reused_council")
 _NOT_PAYLOAD = ("originator_id", "originator_version", "timestamp", "originator_topic")
 
 # Only the columns the feed reads; the table itself belongs to eventsourcing-sqlalchemy.
@@ -110,18 +113,14 @@ def cloud_event(municipality_id: str, position: int, event: Any) -> Json:
 
 
 def without_personal_data(kind: str, payload: Json) -> Json:
-    """Drop the person's and household's data and the assessment narrative (personal.py)."""
-    if kind == "CaseReferred":
-        return {k: v for k, v in payload.items() if k not in ("person", "household")}
-    if "notes" in payload or any(isinstance(v, dict) and "notes" in v for v in payload.values()):
-        # An engagement record's notes are the person's (sealed even so): never in the feed.
-        return {
-            k: {kk: vv for kk, vv in v.items() if kk != "notes"} if isinstance(v, dict) else v
-            for k, v in payload.items()
-            if k != "notes"
-        }
-    if kind == "AssessmentCompleted":
-        facts, _ = split_assessment(payload["assessment"])
-        facts.pop("narrative", None)  # the sealed narrative as stored (sealing.py)
-        return {**payload, "assessment": facts}
-    return payload
+    """Return the workflow facts of an event's payload: ids, types, states, dates and codes.
+
+    Every field the classification (service/domain/classification.py) does not class as a
+    workflow fact is left out — identity, free text, the council's secrets, and any field not
+    declared at all. A support council's participants and agenda are its secret (R-CON-2,
+    R-ORG-2): the feed says that a council was held, not who sat on it or which cases it took.
+    """
+    facts: Json = workflow_facts(payload, kind)
+    if kind == "MeetingRecorded" and payload.get("kind") == "support_council":
+        facts = {k: v for k, v in facts.items() if k not in COUNCIL_SECRETS}
+    return facts

@@ -39,6 +39,11 @@ class KeyStore:
         # Keys created by this thread's transaction in flight: not yet visible to other connections.
         self._in_flight = threading.local()
 
+    @property
+    def engine(self) -> Engine:
+        """Return the engine the keys are stored in."""
+        return self._engine
+
     def _pending(self) -> dict[tuple[str, str], bytes]:
         pending: dict[tuple[str, str], bytes] | None = getattr(self._in_flight, "keys", None)
         if pending is None:
@@ -114,7 +119,14 @@ class KeyStore:
         self, case_id: str, person_id: str, value: Any, context: str, conn: Connection | None = None
     ) -> Json:
         """Encrypt one person's value; `context` binds the ciphertext to where it is stored."""
-        key = self.key(case_id, person_id, conn)
+        return self.seal_with(
+            self.key(case_id, person_id, conn), case_id, person_id, value, context
+        )
+
+    def seal_with(
+        self, key: bytes | None, case_id: str, person_id: str, value: Any, context: str
+    ) -> Json:
+        """Encrypt one person's value with the person's key (None: erased) looked up before."""
         if key is None:
             return {"person_id": person_id, "erased": True}
         nonce = os.urandom(12)
@@ -129,8 +141,13 @@ class KeyStore:
         """Decrypt a sealed value; an erased person's value reads as erased."""
         if not isinstance(sealed, dict) or SEALED not in sealed:
             return sealed
+        return self.unseal_with(
+            self.key(case_id, sealed["person_id"], conn), case_id, sealed, context
+        )
+
+    def unseal_with(self, key: bytes | None, case_id: str, sealed: Json, context: str) -> Any:
+        """Decrypt a sealed value with the person's key (None: erased) looked up before."""
         person_id = sealed["person_id"]
-        key = self.key(case_id, person_id, conn)
         if key is None:
             return {"person_id": person_id, "erased": True}
         raw = base64.b64decode(sealed[SEALED])

@@ -11,7 +11,11 @@ from sqlalchemy.orm import Session
 from service.domain.case import SupportCase
 from service.domain.personal import MAIN_PERSON, split_assessment, split_person
 from service.persistence.crypto import KeyStore
+from service.persistence.sealing import seal_fields
 from service.persistence.tables import case_detail, case_list, personal_data
+
+# The records of the person and the household members, kept in `personal_data`.
+PERSONAL_RECORDS = ("person", "household")
 
 
 def detail_document(case: SupportCase) -> dict[str, Any]:
@@ -97,6 +101,17 @@ def project_case(session: Session, case: SupportCase, keys: KeyStore) -> None:
         insert(case_detail).values(
             case_id=case_id,
             municipality_id=case.municipality_id,
-            document=json.dumps(doc, ensure_ascii=False),
+            document=json.dumps(sealed_detail(doc, keys, session), ensure_ascii=False),
         )
     )
+
+
+def sealed_detail(doc: dict[str, Any], keys: KeyStore, session: Session) -> dict[str, Any]:
+    """Seal the detail's protected fields (free text, the council's secrets) in place with the
+    key of the person each concerns; the person's and household's records stay apart in
+    `personal_data` (only their ids are in the detail)."""
+    records = {k: doc[k] for k in PERSONAL_RECORDS}
+    rest = {k: v for k, v in doc.items() if k not in PERSONAL_RECORDS}
+    conn = session.connection()
+    sealed = seal_fields(keys, doc["case_id"], rest, None, "read-model", MAIN_PERSON, conn)
+    return {**sealed, **records}

@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from service.application.kasane import Kasane
 from service.persistence.crypto import SEALED
+from service.persistence.sealing import STREAM_SUBJECT, open_fields
 from service.persistence.tables import READ_MODEL_TABLES, projection_tracking
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -67,6 +68,16 @@ MAPPER_SEALED = (":SupportCase.CaseReferred", ":SupportCase.AssessmentCompleted"
 
 
 def _opened(app: Kasane, topic: str, originator_id: str, version: int, value: Any) -> Any:
+    """Open what the mapper sealed: the whole records it seals first, then field by field."""
+    kind = topic.rsplit(".", 1)[-1]
+    stream = str(value.get("case_id") or originator_id) if isinstance(value, dict) else ""
+    if ":ServiceEngagement." in topic and not value.get("case_id"):
+        stream = app.mapper._case_of_engagement(originator_id)  # type: ignore[attr-defined]
+    value = open_fields(app.keys, stream, value, kind, str(version))
+    return _opened_records(app, topic, originator_id, version, value)
+
+
+def _opened_records(app: Kasane, topic: str, originator_id: str, version: int, value: Any) -> Any:
     if isinstance(value, dict):
         if SEALED in value:
             if not topic.endswith(MAPPER_SEALED):
@@ -74,9 +85,9 @@ def _opened(app: Kasane, topic: str, originator_id: str, version: int, value: An
                 # could not seal it again the same way, so a scenario must leave it out.
                 raise ValueError(f"{topic} holds a value sealed outside the mapper")
             return app.keys.unseal(originator_id, value, str(version))
-        return {k: _opened(app, topic, originator_id, version, v) for k, v in value.items()}
+        return {k: _opened_records(app, topic, originator_id, version, v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_opened(app, topic, originator_id, version, v) for v in value]
+        return [_opened_records(app, topic, originator_id, version, v) for v in value]
     return value
 
 
@@ -138,9 +149,13 @@ def replay(app: Kasane, events: list[Json]) -> None:
             state=json.dumps(e["state"], ensure_ascii=False).encode(),
         )
         event = app.mapper.to_domain_event(opened)  # upcast, opened fields stay as they are
+        persons: list[str] = []
         if e["topic"].endswith(":SupportCase.CaseReferred"):
             members = len(event.household)  # type: ignore[attr-defined]
             persons = ["person", *(f"member-{i}" for i in range(1, members + 1))]
+        elif e["topic"].endswith((".MeetingRecorded", ".CommunityIssueRaised")):
+            persons = [STREAM_SUBJECT]  # a meeting's or issue's own text key
+        if persons:
             with app.recorder.transaction(commit=True) as session:  # type: ignore[attr-defined]
                 app.keys.ensure(session, e["originator_id"], persons)
             app.keys.settle()

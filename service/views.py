@@ -96,26 +96,23 @@ def get_case(engine: Engine, actor: Actor, case_id: str, keys: KeyStore) -> dict
         meeting_rows = [
             {k: v for k, v in m.items() if k not in ("case_id", "municipality_id")}
             for m in meetings
-            if m["kind"] != "support_council" or sees_council(actor, councils, m["meeting_id"])
+            if m["kind"] != "support_council"
+            or actor.role in _COUNCIL_OVERSIGHT
+            or sees_council(actor, councils, m["meeting_id"])
         ]
         reader = Reader.of(conn, actor, doc, keys, councils)
+        doc = reader.disclose(
+            before_consent_withheld(doc, reader), "read-model", skip=PERSONAL_RECORDS
+        )
         personal = readable_personal_data(conn, actor, doc, keys, reader)
         doc["person"] = personal[MAIN_PERSON]["identity"]
         doc["household"] = [personal[m["person_id"]]["identity"] for m in doc["household"]]
         narratives = personal[MAIN_PERSON].get("assessments")
         if narratives is not None:
             doc["assessments"] = [
-                {
-                    **facts,
-                    "summary": text["summary"],
-                    "domains": [
-                        {**d, "narrative": n}
-                        for d, n in zip(facts["domains"], text["narratives"], strict=False)
-                    ],
-                }
+                _with_narrative(facts, text)
                 for facts, text in zip(doc["assessments"], narratives, strict=False)
             ]
-        doc = reader.disclose(doc, "read-model", skip=PERSONAL_RECORDS)
         reader.log(conn)
     workflow = workflow_version(doc.get("workflow_version", 1))
     return {
@@ -123,6 +120,20 @@ def get_case(engine: Engine, actor: Actor, case_id: str, keys: KeyStore) -> dict
         "state_label": state_label(doc["state"], workflow.version),
         "allowed_commands": list(workflow.allowed_commands(doc["state"])),
         "meetings": meeting_rows,
+    }
+
+
+def _with_narrative(facts: Json, text: Json) -> Json:
+    """Put an assessment's narrative (personal data) back into its facts."""
+    domains = facts.get("domains")
+    if not isinstance(domains, list):  # redacted or erased: the narratives go with them
+        return facts
+    return {
+        **facts,
+        "summary": text["summary"],
+        "domains": [
+            {**d, "narrative": n} for d, n in zip(domains, text["narratives"], strict=False)
+        ],
     }
 
 
@@ -170,6 +181,9 @@ def readable_personal_data(
     return result
 
 
+# The subject of a meeting's own text (sealing.STREAM_SUBJECT; views import no persistence code
+# beyond the key store).
+STREAM = "stream"
 # The records of the person and the household members: read through `personal_data`.
 PERSONAL_RECORDS = ("person", "household")
 _INDEX = re.compile(r"\[\d+\]")
@@ -208,6 +222,14 @@ class Reader:
         bases = read_basis(actor, persons, doc["consents"], councils)
         return cls(actor, doc["case_id"], bases, sees_council(actor, councils), keys, conn)
 
+    @property
+    def sees_before_consent(self) -> bool:
+        """Whether the reader sees what was recorded on the council track before consent: the
+        council's members and the municipality, and once a consent covers it (R-OUT-3)."""
+        basis = self.bases.get(MAIN_PERSON)
+        consented = basis is not None and str(basis.basis or "").startswith("consent:")
+        return self.council or consented
+
     def allows(self, cls: DataClass, person_id: str) -> str | None:
         """Return None when the reader may see the field, else the redaction reason."""
         if cls is DataClass.council:
@@ -220,7 +242,12 @@ class Reader:
         return None
 
     def disclose(
-        self, value: Any, context: str, kind: str | None = None, skip: tuple[str, ...] = ()
+        self,
+        value: Any,
+        context: str,
+        kind: str | None = None,
+        skip: tuple[str, ...] = (),
+        notes_context: str | None = None,
     ) -> Any:
         """Return `value` with each protected field opened for the reader or redacted.
 
@@ -239,7 +266,10 @@ class Reader:
                 return redacted(person, reason)
             if isinstance(item, dict) and SEALED in item:
                 case_id = str(item.get("case_id", self.case_id))
-                item = self.keys.unseal(case_id, item, f"{context}:{path}", self.conn)
+                # sealed by the mapper or a projection: bound to its path; else an engagement's
+                # notes, sealed by the command and bound to the engagement
+                where = f"{context}:{path}" if item.get("field") else str(notes_context)
+                item = self.keys.unseal(case_id, item, where, self.conn)
                 if isinstance(item, dict) and item.get("erased"):
                     return item
             if subject.case_id in (None, self.case_id):
@@ -272,6 +302,22 @@ class Reader:
                 )
             )
         self.opened.clear()
+
+
+# The records a case or engagement keeps of what was done on the council track (R-OUT-3).
+COUNCIL_TRACK_RECORDS = ("contacts", "early_starts", "activities")
+
+
+def before_consent_withheld(doc: Json, reader: Reader) -> Json:
+    """Return `doc` without its records made before consent, unless the reader sees them."""
+    if reader.sees_before_consent:
+        return doc
+    return {
+        k: [r for r in v if not (isinstance(r, dict) and r.get("before_consent"))]
+        if k in COUNCIL_TRACK_RECORDS and isinstance(v, list)
+        else v
+        for k, v in doc.items()
+    }
 
 
 def sees_council(
@@ -319,6 +365,7 @@ def access_log_page(
 def list_meetings(
     engine: Engine,
     actor: Actor,
+    keys: KeyStore,
     *,
     kind: str | None = None,
     held_from: str | None = None,
@@ -337,44 +384,80 @@ def list_meetings(
         where.append(meeting_list.c.held_on <= held_to)
     order = (meeting_list.c.held_on.desc(), meeting_list.c.meeting_id)
     page = _page(engine, select(meeting_list.c.document), where, order, limit, offset)
-    page["items"] = [_meeting(json.loads(row["document"]), actor) for row in page["items"]]
+    with engine.begin() as conn:
+        page["items"] = [
+            _meeting(conn, json.loads(row["document"]), actor, keys) for row in page["items"]
+        ]
     return page
 
 
-def get_meeting(engine: Engine, actor: Actor, meeting_id: str) -> dict[str, Any]:
+def get_meeting(engine: Engine, actor: Actor, meeting_id: str, keys: KeyStore) -> dict[str, Any]:
     """Return one meeting of the actor's municipality."""
     authorize(actor.role, "read_meeting")
-    with engine.connect() as conn:
+    with engine.begin() as conn:
         document = conn.execute(
             select(meeting_list.c.document).where(
                 meeting_list.c.meeting_id == meeting_id,
                 meeting_list.c.municipality_id == actor.municipality_id,
             )
         ).scalar_one_or_none()
-    if document is None:
-        raise NotFound(f"meeting {meeting_id} not found")
-    return _meeting(json.loads(document), actor)
+        if document is None:
+            raise NotFound(f"meeting {meeting_id} not found")
+        return _meeting(conn, json.loads(document), actor, keys)
 
 
 # Who sees a support council's agenda and participants besides its members (R-CON-2): the
-# municipality hosts every council (R-ORG-1) and the auditor reviews the record.
+# municipality hosts every council (R-ORG-1) and the auditor reviews the record (its workflow
+# facts: who attended, which cases, what outcome; never its text).
 _COUNCIL_OVERSIGHT = frozenset({Role.municipality, Role.auditor})
 
 
-def _meeting(doc: dict[str, Any], actor: Actor) -> dict[str, Any]:
-    """Return a meeting as `actor` may see it: a support council's content only to its members.
+def _meeting(conn: Connection, doc: Json, actor: Actor, keys: KeyStore) -> Json:
+    """Return a meeting as `actor` may see it: a support council's content only to its members;
+    the text (title, notes, shortages) only to those who attended and the municipality.
 
     A support council discusses cases without the person's consent under a duty of secrecy
     (R-CON-2, R-ORG-2): other agencies see that it was held, not which cases or who attended.
     """
     view = {**doc, "kind_label": MEETING_KIND_LABELS[doc["kind"]]}
-    members = {p.get("agency_id") for p in doc.get("participants", [])}
+    attended = {p.get("agency_id") for p in doc.get("participants", []) if p.get("attended", True)}
+    members = attended | {(doc.get("host") or {}).get("agency_id")}
     if (
         doc["kind"] == "support_council"
         and actor.role not in _COUNCIL_OVERSIGHT
         and actor.agency_id not in members
     ):
-        view.update(agenda=[], participants=[], resource_shortages=[], restricted=True)
+        view.update(agenda=[], participants=[], resource_shortages=[], title="", restricted=True)
+    reads_text = actor.role is Role.municipality or actor.agency_id in members
+    meeting_id = doc["meeting_id"]
+    opened: set[str] = set()
+
+    def visit(path: str, cls: DataClass, item: Any, subject: Subject) -> Any:
+        if not (isinstance(item, dict) and SEALED in item):
+            return item
+        if not reads_text:
+            return redacted(subject.person_id, "meeting_not_attended")
+        case_id = str(item.get("case_id", meeting_id))
+        value = keys.unseal(case_id, item, f"read-model:{path}", conn)
+        if case_id != meeting_id and not (isinstance(value, dict) and value.get("erased")):
+            opened.add(case_id)
+        return value
+
+    view = transform(view, visit, None, STREAM)
+    for case_id in sorted(opened):
+        conn.execute(
+            insert(access_log).values(
+                at=datetime.now(UTC).isoformat(),
+                request_id=request_id.get(),
+                municipality_id=actor.municipality_id,
+                agency_id=actor.agency_id,
+                role=str(actor.role),
+                case_id=case_id,
+                person_id=MAIN_PERSON,
+                fields=json.dumps(["agenda.note"]),
+                basis=f"meeting:{meeting_id}",
+            )
+        )
     return view
 
 
@@ -393,14 +476,22 @@ def case_history(
                 if k not in ("originator_id", "originator_version", "timestamp", "originator_topic")
             }
             kind = type(event).__name__
+            actor_of_event = payload.pop("actor", None)
+            if not reader.sees_before_consent and _made_before_consent(payload):
+                payload = {"state": payload.get("state"), "restricted": True}
             history.append(
                 {
                     "version": event.originator_version,
                     "type": kind,
                     "recorded_at": event.timestamp.isoformat(),
-                    "actor": payload.pop("actor", None),
+                    "actor": actor_of_event,
                     "payload": reader.disclose(payload, f"{event.originator_version}", kind),
                 }
             )
         reader.log(conn)
     return history
+
+
+def _made_before_consent(payload: Json) -> bool:
+    """Whether an event's record was made on the council track before consent (R-OUT-3)."""
+    return any(isinstance(v, dict) and v.get("before_consent") for v in payload.values())

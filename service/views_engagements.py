@@ -9,28 +9,30 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
 from service.domain.engagement_values import (
     ENGAGEMENT_EVENT_LABELS,
-    NOTE_RECORDS,
     SERVICE_LABELS,
     engagement_id,
     notes_context,
 )
 from service.domain.errors import NotFound
 from service.domain.permissions import authorize
-from service.domain.personal import read_basis, redacted
 from service.domain.values import Actor
 from service.domain.workflow import load_workflow, workflow_version
-from service.persistence.crypto import SEALED, KeyStore
-from service.persistence.tables import access_log, engagement_detail, engagement_list
-from service.request_context import request_id
-from service.views import _case_document, _council_members, _page
+from service.persistence.crypto import KeyStore
+from service.persistence.tables import engagement_detail, engagement_list
+from service.views import (
+    Reader,
+    _case_document,
+    _made_before_consent,
+    _page,
+    before_consent_withheld,
+)
 
 Json = dict[str, Any]
 
@@ -105,87 +107,57 @@ def get_engagement(
 
 
 def _readable(conn: Connection, actor: Actor, case_doc: Json, doc: Json, keys: KeyStore) -> Json:
-    """Open or redact the notes of every record of the engagement's document."""
-    records = [record for name in NOTE_RECORDS for record in doc.get(name, [])]
-    _open_notes(conn, actor, case_doc, records, doc["engagement_id"], doc["service"], keys)
+    """Open or redact the engagement's protected fields for the reader (R-CON-4), and keep its
+    records made before consent from readers without a council seat or consent (R-OUT-3)."""
+    reader = Reader.of(conn, actor, case_doc, keys)
+    shown = reader.disclose(
+        before_consent_withheld(doc, reader),
+        "read-model",
+        notes_context=notes_context(doc["engagement_id"]),
+    )
+    reader.log(conn)
     workflow = workflow_version(doc["workflow_version"], doc["service"])
     return {
-        **{k: v for k, v in doc.items() if k != "municipality_id"},
+        **{k: v for k, v in shown.items() if k != "municipality_id"},
         "state_label": workflow.state_labels.get(doc["state"], doc["state"]),
         "allowed_commands": list(workflow.allowed_commands(doc["state"])),
     }
 
 
-def _open_notes(
-    conn: Connection,
-    actor: Actor,
-    case_doc: Json,
-    records: list[Json],
-    engagement: str,
-    service: str,
-    keys: KeyStore,
-) -> None:
-    """Replace each record's sealed notes in place: opened for a reader with a basis for the
-    person (R-CON-4, logged once per person), redacted otherwise; erased stay erased."""
-    sealed = [r for r in records if isinstance(r.get("notes"), dict)]
-    person_ids = sorted({str(r["notes"].get("person_id")) for r in sealed})
-    if not person_ids:
-        return
-    bases = read_basis(
-        actor, person_ids, case_doc["consents"], _council_members(conn, case_doc["case_id"])
-    )
-    context = notes_context(engagement)
-    for record in sealed:
-        person_id = str(record["notes"].get("person_id"))
-        basis = bases[person_id]
-        if basis.basis is None:
-            record["notes"] = redacted(person_id, basis.reason or "no_basis")
-        elif SEALED in record["notes"]:
-            record["notes"] = keys.unseal(case_doc["case_id"], record["notes"], context, conn)
-    for person_id in person_ids:
-        basis = bases[person_id]
-        if basis.basis is not None:
-            conn.execute(
-                insert(access_log).values(
-                    at=datetime.now(UTC).isoformat(),
-                    request_id=request_id.get(),
-                    municipality_id=actor.municipality_id,
-                    agency_id=actor.agency_id,
-                    role=str(actor.role),
-                    case_id=case_doc["case_id"],
-                    person_id=person_id,
-                    fields=json.dumps([f"{service}_notes"]),
-                    basis=basis.basis,
-                )
-            )
-
-
 def engagement_history(
     engine: Engine, actor: Actor, case_id: str, service: str, events: list[Any], keys: KeyStore
 ) -> list[Json]:
-    """Return the engagement's events, oldest first; notes as the actor may read them."""
+    """Return the engagement's events, oldest first; protected fields as the actor may read
+    them, and records made before consent only to the council's side (R-OUT-3)."""
     history = []
-    records: list[Json] = []
-    for event in events:
-        payload = {
-            k: copy.deepcopy(v)
-            for k, v in event.__dict__.items()
-            if k not in ("originator_id", "originator_version", "timestamp", "originator_topic")
-        }
-        kind = type(event).__name__
-        history.append(
-            {
-                "version": event.originator_version,
-                "type": kind,
-                "label": ENGAGEMENT_EVENT_LABELS.get(kind, kind),
-                "recorded_at": event.timestamp.isoformat(),
-                "actor": payload.pop("actor", None),
-                "payload": payload,
-            }
-        )
-        records += [v for v in payload.values() if isinstance(v, dict) and "notes" in v]
     with engine.begin() as conn:
         case_doc = _case_document(conn, actor, case_id)
         engagement = str(engagement_id(case_doc["case_id"], service))
-        _open_notes(conn, actor, case_doc, records, engagement, service, keys)
+        reader = Reader.of(conn, actor, case_doc, keys)
+        for event in events:
+            payload = {
+                k: copy.deepcopy(v)
+                for k, v in event.__dict__.items()
+                if k not in ("originator_id", "originator_version", "timestamp", "originator_topic")
+            }
+            kind = type(event).__name__
+            actor_of_event = payload.pop("actor", None)
+            if not reader.sees_before_consent and _made_before_consent(payload):
+                payload = {"state": payload.get("state"), "restricted": True}
+            history.append(
+                {
+                    "version": event.originator_version,
+                    "type": kind,
+                    "label": ENGAGEMENT_EVENT_LABELS.get(kind, kind),
+                    "recorded_at": event.timestamp.isoformat(),
+                    "actor": actor_of_event,
+                    "payload": reader.disclose(
+                        payload,
+                        f"{event.originator_version}",
+                        kind,
+                        notes_context=notes_context(engagement),
+                    ),
+                }
+            )
+        reader.log(conn)
     return history

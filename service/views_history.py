@@ -22,7 +22,13 @@ from service.domain.permissions import authorize
 from service.domain.values import Actor
 from service.persistence.tables import event_index, meeting_list
 from service.projections.cases import detail_document
-from service.views import PERSONAL_RECORDS, Reader, case_history, get_case
+from service.views import (
+    PERSONAL_RECORDS,
+    Reader,
+    before_consent_withheld,
+    case_history,
+    get_case,
+)
 
 if TYPE_CHECKING:
     from service.application.kasane import Kasane
@@ -90,7 +96,8 @@ def case_as_of(
     now = get_case(app.engine, actor, case_id, app.keys)  # the consent in force now decides
     with app.engine.begin() as conn:
         reader = Reader.of(conn, actor, detail_document(current), app.keys)
-        doc = reader.disclose(detail_document(past), "as-of", skip=PERSONAL_RECORDS)
+        past_doc = before_consent_withheld(detail_document(past), reader)
+        doc = reader.disclose(past_doc, "as-of", skip=PERSONAL_RECORDS)
         reader.log(conn)
     _past_personal_data(doc, past, now)
     workflow = past.workflow

@@ -222,7 +222,12 @@ class SupportCase(PlanVersions, Aggregate):
     def record_early_start(self, actor: Actor, service: str, reason: str, started_on: str) -> None:
         """Record outreach or participation support started before the plan (R-DEC-3)."""
         state = self._decide("record_early_start", actor, reason=reason)
-        start = {"service": service, "reason": reason, "started_on": started_on}
+        start = {
+            "service": service,
+            "reason": reason,
+            "started_on": started_on,
+            "before_consent": not self.has_application_for_use,  # the council track (R-OUT-3)
+        }
         self._early_start_recorded(actor.as_dict(), state, start)
 
     @event("EarlyStartRecorded")
@@ -233,6 +238,8 @@ class SupportCase(PlanVersions, Aggregate):
     def record_contact_attempt(self, actor: Actor, attempt: Json) -> None:
         """Record an attempt to reach the person and whether it made contact (R-SUS-2)."""
         state = self._decide("record_contact_attempt", actor)
+        # made on the council track, before the person's application for use (R-OUT-3)
+        attempt = {**attempt, "before_consent": not self.has_application_for_use}
         self._contact_attempt_recorded(actor.as_dict(), state, attempt)
 
     @event("ContactAttemptRecorded")

@@ -121,6 +121,9 @@ def without_personal_data(kind: str, payload: Json) -> Json:
     R-ORG-2): the feed says that a council was held, not who sat on it or which cases it took.
     """
     facts: Json = workflow_facts(payload, kind)
+    if any(isinstance(v, dict) and v.get("before_consent") for v in payload.values()):
+        # made on the council track before consent (R-OUT-3): that it happened, nothing more
+        return {k: v for k, v in facts.items() if k in ("actor", "state", "case_id")}
     if kind == "MeetingRecorded" and payload.get("kind") == "support_council":
         facts = {k: v for k, v in facts.items() if k not in COUNCIL_SECRETS}
     return facts

@@ -92,6 +92,11 @@ class SealingMapper(Mapper[UUID]):
             return event  # nothing sealed (no key looked up, no id formatted)
         state = event.__dict__
         case_id, version = str(stored_event.originator_id), stored_event.originator_version
+        if not isinstance(event, Snapshot):  # field by field first, then the whole records
+            owner = self._owner(event, state)
+            stream = owner[0] if owner else case_id
+            payload = {k: v for k, v in state.items() if k not in _EXCLUDED}
+            state.update(open_fields(self.keys, stream, payload, kind, f"{version}"))
         if isinstance(event, Snapshot):
             if state["topic"] == CASE_TOPIC:
                 state["state"] = self._open_case(case_id, f"snapshot-{version}", state["state"])
@@ -104,11 +109,6 @@ class SealingMapper(Mapper[UUID]):
             assessment = dict(state["assessment"])
             narrative = self.keys.unseal(case_id, assessment.pop("narrative", None), f"{version}")
             state["assessment"] = join_assessment(assessment, narrative)
-        if not isinstance(event, Snapshot):
-            owner = self._owner(event, state)
-            stream = owner[0] if owner else case_id
-            payload = {k: v for k, v in state.items() if k not in _EXCLUDED}
-            state.update(open_fields(self.keys, stream, payload, kind, f"{version}"))
         return event
 
     def _owner(self, event: Any, state: Json) -> tuple[str, str] | None:

@@ -114,4 +114,4 @@ def sealed_detail(doc: dict[str, Any], keys: KeyStore, session: Session) -> dict
     rest = {k: v for k, v in doc.items() if k not in PERSONAL_RECORDS}
     conn = session.connection()
     sealed = seal_fields(keys, doc["case_id"], rest, None, "read-model", MAIN_PERSON, conn)
-    return {**sealed, **records}
+    return {k: records[k] if k in records else sealed[k] for k in doc}  # the order kept

@@ -11,6 +11,9 @@ from sqlalchemy.orm import Session
 
 from service.clock import JST
 from service.domain.engagement import SERVICE_LABELS, ServiceEngagement
+from service.domain.personal import MAIN_PERSON
+from service.persistence.crypto import KeyStore
+from service.persistence.sealing import seal_fields
 from service.persistence.tables import engagement_detail, engagement_list
 from service.projections.worklists import (
     FOLLOW_UP,
@@ -60,8 +63,9 @@ def engagement_document(engagement: ServiceEngagement) -> Json:
     }
 
 
-def project_engagement(session: Session, engagement: ServiceEngagement) -> None:
-    """Write the engagement's rows in the list and detail views (delete and insert)."""
+def project_engagement(session: Session, engagement: ServiceEngagement, keys: KeyStore) -> None:
+    """Write the engagement's rows in the list and detail views (delete and insert); its
+    protected fields sealed in place with the key of the case person each concerns."""
     doc = engagement_document(engagement)
     key = doc["engagement_id"]
     session.execute(delete(engagement_list).where(engagement_list.c.engagement_id == key))
@@ -89,7 +93,18 @@ def project_engagement(session: Session, engagement: ServiceEngagement) -> None:
             engagement_id=key,
             case_id=engagement.case_id,
             municipality_id=engagement.municipality_id,
-            document=json.dumps(doc, ensure_ascii=False),
+            document=json.dumps(
+                seal_fields(
+                    keys,
+                    engagement.case_id,
+                    doc,
+                    None,
+                    "read-model",
+                    MAIN_PERSON,
+                    session.connection(),
+                ),
+                ensure_ascii=False,
+            ),
         )
     )
     replace_items(session, key, engagement_items(engagement))

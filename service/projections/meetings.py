@@ -9,6 +9,8 @@ from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session
 
 from service.domain.meeting import COORDINATION, Meeting, agenda_service
+from service.persistence.crypto import KeyStore
+from service.persistence.sealing import STREAM_SUBJECT, seal_fields
 from service.persistence.tables import case_meetings, meeting_list
 
 # The index row of a case the meeting took only for its outreach or participation plan.
@@ -35,8 +37,9 @@ def meeting_document(meeting: Meeting) -> dict[str, Any]:
     }
 
 
-def project_meeting(session: Session, meeting: Meeting) -> None:
-    """Write the meeting's row and one index row per case on its agenda."""
+def project_meeting(session: Session, meeting: Meeting, keys: KeyStore) -> None:
+    """Write the meeting's row and one index row per case on its agenda; its title and
+    shortages sealed with the meeting's own key, each agenda note with its case person's."""
     meeting_id = str(meeting.id)
     session.execute(delete(meeting_list).where(meeting_list.c.meeting_id == meeting_id))
     session.execute(delete(case_meetings).where(case_meetings.c.meeting_id == meeting_id))
@@ -46,7 +49,18 @@ def project_meeting(session: Session, meeting: Meeting) -> None:
             municipality_id=meeting.municipality_id,
             kind=meeting.kind,
             held_on=meeting.held_on,
-            document=json.dumps(meeting_document(meeting), ensure_ascii=False),
+            document=json.dumps(
+                seal_fields(
+                    keys,
+                    meeting_id,
+                    meeting_document(meeting),
+                    None,
+                    "read-model",
+                    STREAM_SUBJECT,
+                    session.connection(),
+                ),
+                ensure_ascii=False,
+            ),
         )
     )
     # One index row per case with the decision on its coordination plan. A case taken only for

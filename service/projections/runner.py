@@ -30,13 +30,13 @@ def project(session: Session, aggregate: Aggregate, keys: KeyStore) -> None:
         project_case(session, aggregate, keys)
         project_case_worklist(session, aggregate)
     elif isinstance(aggregate, Meeting):
-        project_meeting(session, aggregate)
+        project_meeting(session, aggregate, keys)
     elif isinstance(aggregate, Host):
         project_host(session, aggregate)
     elif isinstance(aggregate, CommunityIssue):
         project_community_issue(session, aggregate)
     elif isinstance(aggregate, ServiceEngagement):
-        project_engagement(session, aggregate)
+        project_engagement(session, aggregate, keys)
 
 
 def position(session: Session) -> int:

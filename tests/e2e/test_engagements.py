@@ -103,7 +103,10 @@ def test_R_OUT_3_council_only_couple_outreach_records_only_facts(
     started = start_engagement(client, outreach_key, case_id, "outreach")
     assert started["state"] == "reaching_out"
     assert started["case_version"] == 3
-    assert case(client, case_id)["early_starts"][0]["service"] == "outreach"
+    # recorded on the council track: the municipality sees it, the coordinator (no consent, no
+    # council seat) does not (R-OUT-3)
+    assert case(client, case_id, CITY)["early_starts"][0]["service"] == "outreach"
+    assert case(client, case_id)["early_starts"] == []
 
     refusal = problem(
         post(
@@ -138,9 +141,12 @@ def test_R_OUT_3_council_only_couple_outreach_records_only_facts(
     problem(
         post(client, COORDINATOR, "/meetings", meeting_body(agenda)), 422, "case_without_consent"
     )
-    detail = engagement(client, case_id, "outreach")
+    detail = engagement(client, case_id, "outreach", CITY)
     assert detail["start"]["pre_consent"] is True
     assert detail["activities"][0]["before_consent"] is True
+    # the coordinator holds no council seat and no consent covers it: the council track's
+    # records stay with the council's side (R-OUT-3, R-CON-2)
+    assert engagement(client, case_id, "outreach")["activities"] == []
 
 
 def test_R_OUT_4_yamada_outreach_plan_at_its_own_agenda_item(
@@ -264,7 +270,7 @@ def test_R_OUT_3_notes_are_personal_data(
     with engine.connect() as conn:
         readers = conn.execute(
             select(access_log.c.agency_id, access_log.c.fields).where(
-                access_log.c.case_id == case_id, access_log.c.fields.like("%outreach_notes%")
+                access_log.c.case_id == case_id, access_log.c.fields.like("%.notes%")
             )
         ).all()
         stored = conn.execute(text("SELECT state FROM kasane_events")).scalars().all()

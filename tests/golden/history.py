@@ -122,6 +122,10 @@ def states(app: Kasane, originator_ids: list[str]) -> Json:
     return {i: aggregate_state(app.repository.get(UUID(i))) for i in originator_ids}
 
 
+# Read models whose documents hold fields sealed in place (service/persistence/sealing.py).
+SEALED_DOCUMENTS = ("case_detail", "engagement_detail", "meeting_list")
+
+
 def read_models(app: Kasane) -> Json:
     """Return every read-model row (sorted) and the tracked position; personal data opened."""
     tables: Json = {}
@@ -132,6 +136,13 @@ def read_models(app: Kasane) -> Json:
                 for row in rows:
                     sealed = json.loads(row["document"])
                     row["document"] = app.keys.unseal(row["case_id"], sealed, "read-model")
+            if t.name in SEALED_DOCUMENTS:
+                for row in rows:
+                    stream = row.get("case_id") or row["meeting_id"]
+                    opened = open_fields(
+                        app.keys, stream, json.loads(row["document"]), None, "read-model"
+                    )
+                    row["document"] = json.dumps(opened, ensure_ascii=False)
             tables[t.name] = sorted((plain(r) for r in rows), key=canonical)
         tables["tracking"] = list(conn.execute(select(projection_tracking.c.position)).scalars())
     return tables

@@ -9,7 +9,9 @@ from sqlalchemy import select
 
 from service.application.kasane import Kasane
 from service.domain.values import Actor, MeetingKind, Role
+from service.persistence.sealing import open_fields
 from service.persistence.tables import READ_MODEL_TABLES, projection_tracking
+from tests.golden.history import SEALED_DOCUMENTS
 
 COORDINATOR = Actor("demo-city", "demo-coordinator", Role.coordinator)
 MUNICIPALITY = Actor("demo-city", "demo-city-welfare", Role.municipality)
@@ -39,6 +41,14 @@ def _snapshot(app: Kasane) -> dict[str, Any]:
             (case_id, person_id, app.keys.unseal(case_id, json.loads(doc), "read-model"))
             for case_id, person_id, doc in tables["personal_data"]
         ]
+        for t in READ_MODEL_TABLES:
+            if t.name in SEALED_DOCUMENTS:  # text sealed in place: compared opened
+                rows = [dict(r._mapping) for r in conn.execute(select(t)).all()]
+                for row in rows:
+                    stream = row.get("case_id") or row["meeting_id"]
+                    document = json.loads(row["document"])
+                    row["document"] = open_fields(app.keys, stream, document, None, "read-model")
+                tables[t.name] = sorted(rows, key=lambda r: json.dumps(r, sort_keys=True))
         tables["tracking"] = conn.execute(select(projection_tracking.c.position)).scalars().all()
     return tables
 

@@ -48,6 +48,7 @@ def meeting_list(
     page = list_meetings(
         app.engine,
         actor,
+        app.keys,
         kind=kind,
         held_from=held_from,
         held_to=held_to,
@@ -60,4 +61,4 @@ def meeting_list(
 @router.get("/{meeting_id}", summary="会議の詳細", dependencies=[Depends(permit("read_meeting"))])
 def meeting_detail(meeting_id: str, actor: CurrentActor, app: App) -> MeetingView:
     """Return one meeting."""
-    return MeetingView.model_validate(get_meeting(app.engine, actor, meeting_id))
+    return MeetingView.model_validate(get_meeting(app.engine, actor, meeting_id, app.keys))

@@ -77,14 +77,20 @@ def split_person(person: Json) -> tuple[Json, Json]:
 
 
 def split_assessment(assessment: Json) -> tuple[Json, Json]:
-    """Return (workflow facts, narrative) of an assessment; the narrative is the person's."""
+    """Return (workflow facts, narrative) of an assessment; the narrative is the person's.
+
+    Once the person's data key is destroyed, the domains read as erased as a whole (they are
+    sealed as one field): the narrative is then erased too.
+    """
     facts = {k: v for k, v in assessment.items() if k not in ("summary", "domains")}
-    facts["domains"] = [
-        {k: v for k, v in d.items() if k != "narrative"} for d in assessment.get("domains", [])
-    ]
+    domains = assessment.get("domains", [])
+    if not isinstance(domains, list):
+        facts["domains"] = domains
+        return facts, {"summary": assessment.get("summary", ""), "narratives": []}
+    facts["domains"] = [{k: v for k, v in d.items() if k != "narrative"} for d in domains]
     narrative = {
         "summary": assessment.get("summary", ""),
-        "narratives": [d.get("narrative", "") for d in assessment.get("domains", [])],
+        "narratives": [d.get("narrative", "") for d in domains],
     }
     return facts, narrative
 

@@ -181,6 +181,8 @@ def join_assessment(facts: Json, narrative: Any) -> Json:
     """Put an assessment's narrative back into its facts (an erased narrative stays erased)."""
     if not isinstance(narrative, dict) or "narratives" not in narrative:
         return {**facts, "summary": narrative, "domains": facts.get("domains", [])}
+    if not isinstance(facts.get("domains"), list):  # erased as a whole
+        return {**facts, "summary": narrative["summary"]}
     domains = [
         {**d, "narrative": n}
         for d, n in zip(facts.get("domains", []), narrative["narratives"], strict=False)

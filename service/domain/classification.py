@@ -188,6 +188,10 @@ FIELD_CLASSES: dict[str, DataClass] = {
             "restricted",
             # the aggregates' own bookkeeping, envelopes of views and events
             "id",
+            "_id",
+            "_version",
+            "_created_on",
+            "_modified_on",
             "created_on",
             "modified_on",
             "started_at",

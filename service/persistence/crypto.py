@@ -96,8 +96,16 @@ class KeyStore:
         self._pending().clear()
 
     def erase(self, case_id: str, person_id: str, reason: str, erased_by: str) -> bool:
-        """Destroy a person's data key; return whether there was one to destroy."""
+        """Destroy a person's data key; return whether there was one to destroy.
+
+        On SQLite the freed bytes are overwritten (`secure_delete`) and the write-ahead log is
+        checkpointed and truncated, so the wrapped key survives neither in the database file
+        nor in its -wal (README, "Erasure"); PostgreSQL keeps it until VACUUM and in backups.
+        """
+        sqlite = self._engine.dialect.name == "sqlite"
         with self._engine.begin() as conn:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA secure_delete = ON")
             result = conn.execute(
                 update(data_keys)
                 .where(
@@ -113,6 +121,9 @@ class KeyStore:
                 )
             )
         self._pending().pop((case_id, person_id), None)
+        if sqlite:
+            with self._engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         return bool(result.rowcount)
 
     def seal(

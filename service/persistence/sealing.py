@@ -215,6 +215,8 @@ def seal_fields(
         if where not in found:
             found[where] = keys.key(*where, conn)
         token = keys.seal_with(found[where], *where, item, f"{context}:{path}")
+        if SEALED not in token:
+            return token  # the person's key is destroyed: the text is erased
         token["field"] = True
         if case_id != stream:
             token["case_id"] = case_id

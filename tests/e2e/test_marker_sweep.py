@@ -429,3 +429,46 @@ def raw_database_files(database_url: str) -> str:
     path = Path(database_url.split("///", 1)[1])
     files = [path, path.with_name(path.name + "-wal")]
     return "\n".join(p.read_bytes().decode("utf-8", "replace") for p in files if p.exists())
+
+
+def test_issue_11_erasure_leaves_no_wrapped_key_in_the_sqlite_files(
+    client: TestClient, database_url: str
+) -> None:
+    """R-CON-4, README "Erasure": once a person's key is destroyed, its wrapped form is in
+    neither the SQLite file nor its -wal (overwritten, the log checkpointed and truncated)."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL keeps dead rows until VACUUM (README, Erasure)")
+    body = {
+        "referral": {
+            "route": "direct_consultation",
+            "reason": "家計と就労",
+            "received_on": "2026-04-01",
+        },
+        "person": {"name": "消去テスト"},
+        "household": [],
+    }
+    case_id = ok(post(client, COORDINATOR, "/cases", body), 201)["case_id"]
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        wrapped = conn.execute(
+            text("SELECT wrapped_key FROM data_keys WHERE case_id = :c AND person_id = 'person'"),
+            {"c": case_id},
+        ).scalar_one()
+    engine.dispose()
+    assert bytes(wrapped) in raw_database_bytes(database_url)
+    ok(
+        post(
+            client,
+            CITY,
+            f"/cases/{case_id}/erasures",
+            {"person_id": "person", "reason": "本人からの請求"},
+        )
+    )
+    assert bytes(wrapped) not in raw_database_bytes(database_url)
+
+
+def raw_database_bytes(database_url: str) -> bytes:
+    """Return the bytes of the SQLite file and its -wal."""
+    path = Path(database_url.split("///", 1)[1])
+    files = [path, path.with_name(path.name + "-wal")]
+    return b"".join(p.read_bytes() for p in files if p.exists())

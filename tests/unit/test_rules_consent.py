@@ -227,6 +227,11 @@ def test_R_CON_2_outreach_may_start_early_on_the_council_track(
     hoarding_couple.record_early_start(OUTREACH, "outreach", "セルフネグレクトの疑い", "2026-05-10")
     assert hoarding_couple.state == "council_track"
     assert hoarding_couple.early_starts == [
-        {"service": "outreach", "reason": "セルフネグレクトの疑い", "started_on": "2026-05-10"}
+        {
+            "service": "outreach",
+            "reason": "セルフネグレクトの疑い",
+            "started_on": "2026-05-10",
+            "before_consent": True,  # on the council track (R-OUT-3)
+        }
     ]
     assert not hoarding_couple.has_application_for_use

@@ -65,6 +65,7 @@ def test_R_OUT_3_R_DEC_3_outreach_starts_early_before_consent_on_the_council_tra
             "service": "outreach",
             "reason": "長期のひきこもりで早期の関わりが必要",
             "started_on": "2026-04-10",
+            "before_consent": True,  # on the council track (R-OUT-3)
         }
     ]
     assert engagement.id == engagement_id(str(hoarding_couple.id), "outreach")

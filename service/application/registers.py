@@ -27,7 +27,9 @@ from service.domain.meeting import Meeting
 from service.domain.permissions import authorize
 from service.domain.personal import MAIN_PERSON, read_basis
 from service.domain.values import Actor
+from service.persistence.crypto import KeyStore
 from service.persistence.schema import EVENTS_TABLE
+from service.persistence.sealing import open_fields
 from service.persistence.tables import (
     case_detail,
     case_meetings,
@@ -73,6 +75,8 @@ class RegisterCommands:
 
         @property
         def repository(self) -> Repository[UUID]: ...
+
+        keys: KeyStore
 
         @property
         def engine(self) -> Engine: ...
@@ -311,7 +315,8 @@ class RegisterCommands:
         page = _page(self.engine, query, where, order, limit, offset)
         with self.engine.connect() as conn:
             page["items"] = [
-                _issue_view(conn, actor, json.loads(row["document"])) for row in page["items"]
+                _issue_view(conn, actor, self._opened_issue(row["document"]))
+                for row in page["items"]
             ]
         return page
 
@@ -327,7 +332,15 @@ class RegisterCommands:
             ).scalar_one_or_none()
             if doc is None:
                 raise NotFound(f"community issue {issue_id_} not found")
-            return _issue_view(conn, actor, json.loads(doc))
+            return _issue_view(conn, actor, self._opened_issue(doc))
+
+    def _opened_issue(self, document: str) -> Json:
+        """Open an issue's text, sealed at rest with the issue's own key. The register is the
+        municipality's community-building record (R-RES-1): every role of it reads the text;
+        a resource shortage names a missing resource, never a person."""
+        doc = json.loads(document)
+        opened: Json = open_fields(self.keys, doc["issue_id"], doc, None, "read-model")
+        return opened
 
 
 def _member(kind: Any, value: str, what: str) -> str:

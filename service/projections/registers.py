@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 
 from service.domain.community_issue import CommunityIssue
 from service.domain.host import Host
+from service.persistence.crypto import KeyStore
+from service.persistence.sealing import STREAM_SUBJECT, seal_fields
 from service.persistence.tables import community_issue_list, host_list
 
 
@@ -62,8 +64,8 @@ def issue_document(issue: CommunityIssue) -> dict[str, Any]:
     }
 
 
-def project_community_issue(session: Session, issue: CommunityIssue) -> None:
-    """Write the issue's row of the municipality's list."""
+def project_community_issue(session: Session, issue: CommunityIssue, keys: KeyStore) -> None:
+    """Write the issue's row of the municipality's list; its text sealed with its own key."""
     issue_id = str(issue.id)
     session.execute(delete(community_issue_list).where(community_issue_list.c.issue_id == issue_id))
     session.execute(
@@ -73,6 +75,17 @@ def project_community_issue(session: Session, issue: CommunityIssue) -> None:
             status=issue.status,
             first_raised_on=issue.raised_on,
             last_raised_on=issue.last_raised_on,
-            document=json.dumps(issue_document(issue), ensure_ascii=False),
+            document=json.dumps(
+                seal_fields(
+                    keys,
+                    issue_id,
+                    issue_document(issue),
+                    None,
+                    "read-model",
+                    STREAM_SUBJECT,
+                    session.connection(),
+                ),
+                ensure_ascii=False,
+            ),
         )
     )

@@ -34,7 +34,7 @@ def project(session: Session, aggregate: Aggregate, keys: KeyStore) -> None:
     elif isinstance(aggregate, Host):
         project_host(session, aggregate)
     elif isinstance(aggregate, CommunityIssue):
-        project_community_issue(session, aggregate)
+        project_community_issue(session, aggregate, keys)
     elif isinstance(aggregate, ServiceEngagement):
         project_engagement(session, aggregate, keys)
 

@@ -56,6 +56,9 @@ class Markers:
     sensitive: set[str] = field(default_factory=set)
     council: set[str] = field(default_factory=set)
     meeting: set[str] = field(default_factory=set)
+    # a meeting's resource shortage: the meeting's text, and published to the municipality's
+    # community-issue register (R-RES-1), which every role of it reads
+    community: set[str] = field(default_factory=set)
 
     def plant(self, kind: str, name: str) -> str:
         value = marker(name)
@@ -64,7 +67,7 @@ class Markers:
 
     @property
     def every(self) -> set[str]:
-        return self.identity | self.sensitive | self.council | self.meeting
+        return self.identity | self.sensitive | self.council | self.meeting | self.community
 
 
 def found(markers: Iterable[str], body: str) -> set[str]:
@@ -230,6 +233,7 @@ def drive(client: TestClient, outreach_key: str) -> Life:
             participant(CENTER_AGENCY, "community_general_support_center"),
         ],
     )
+    layered["resource_shortages"] = [m.plant("community", "meeting.shortage")]
     layered_id = ok(post(client, COORDINATOR, "/meetings", layered), 201)["meeting_id"]
     command(COORDINATOR, "plan-approval", {"meeting_id": layered_id})
     command(
@@ -349,8 +353,10 @@ def test_issue_11_marker_sweep_every_route_every_role(
     m = life.markers
 
     # Readers without any basis: no consent covers them, they sat on no meeting of the case.
+    # The shortage is the community register's text (R-RES-1): there only.
     for key in (AUDITOR, SELF_RELIANCE):
-        assert leaks(m.every, read_everything(client, key, life)) == {}, key
+        seen = leaks(m.every, read_everything(client, key, life))
+        assert seen == {"/community-issues?{}": m.community}, key
 
     # The feed carries workflow facts only, whoever reads it.
     for key in (CITY, COORDINATOR, AUDITOR):
@@ -394,7 +400,7 @@ def test_issue_11_marker_sweep_every_route_every_role(
                 {"person_id": person_id, "reason": "保存期間満了"},
             )
         )
-    personal = m.every - m.meeting  # a meeting's own title is not a person's
+    personal = m.every - m.meeting - m.community  # a meeting's own text is not a person's
     for key in (CITY, COORDINATOR, CENTER, AUDITOR, outreach_key):
         assert leaks(personal, read_everything(client, key, life)) == {}, key
     verified = ok(client.get(f"/cases/{life.case_id}/verify", headers=as_(CITY)))

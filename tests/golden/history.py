@@ -123,7 +123,7 @@ def states(app: Kasane, originator_ids: list[str]) -> Json:
 
 
 # Read models whose documents hold fields sealed in place (service/persistence/sealing.py).
-SEALED_DOCUMENTS = ("case_detail", "engagement_detail", "meeting_list")
+SEALED_DOCUMENTS = ("case_detail", "engagement_detail", "meeting_list", "community_issue_list")
 
 
 def read_models(app: Kasane) -> Json:
@@ -138,7 +138,7 @@ def read_models(app: Kasane) -> Json:
                     row["document"] = app.keys.unseal(row["case_id"], sealed, "read-model")
             if t.name in SEALED_DOCUMENTS:
                 for row in rows:
-                    stream = row.get("case_id") or row["meeting_id"]
+                    stream = row.get("case_id") or row.get("meeting_id") or row["issue_id"]
                     opened = open_fields(
                         app.keys, stream, json.loads(row["document"]), None, "read-model"
                     )

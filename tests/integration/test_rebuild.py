@@ -45,7 +45,7 @@ def _snapshot(app: Kasane) -> dict[str, Any]:
             if t.name in SEALED_DOCUMENTS:  # text sealed in place: compared opened
                 rows = [dict(r._mapping) for r in conn.execute(select(t)).all()]
                 for row in rows:
-                    stream = row.get("case_id") or row["meeting_id"]
+                    stream = row.get("case_id") or row.get("meeting_id") or row["issue_id"]
                     document = json.loads(row["document"])
                     row["document"] = open_fields(app.keys, stream, document, None, "read-model")
                 tables[t.name] = sorted(rows, key=lambda r: json.dumps(r, sort_keys=True))

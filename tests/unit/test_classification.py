@@ -65,7 +65,7 @@ def test_every_field_of_every_aggregate_state_and_read_model_has_a_class() -> No
                 continue
             attributes = {k.lstrip("_"): v for k, v in aggregate["attributes"].items()}
             missing |= {f"{aggregate['class']}.{p}" for p in undeclared_keys(attributes)}
-        for table in ("case_detail", "engagement_detail", "meeting_list"):
+        for table in ("case_detail", "engagement_detail", "meeting_list", "community_issue_list"):
             for row in history["read_models"][table]:
                 document = json.loads(row["document"])
                 missing |= {f"{table}.{p}" for p in undeclared_keys(document)}

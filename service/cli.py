@@ -20,6 +20,7 @@ DIAGRAM = ROOT / "workflows" / "support_case.mmd"
 OPENAPI = ROOT / "openapi" / "openapi.json"
 BEGIN, END = "<!-- diagram:begin -->", "<!-- diagram:end -->"
 ROLES_BEGIN, ROLES_END = "<!-- roles:begin -->", "<!-- roles:end -->"
+CLASSES_BEGIN, CLASSES_END = "<!-- classes:begin -->", "<!-- classes:end -->"
 
 
 def openapi_document() -> str:
@@ -425,9 +426,41 @@ def role_table() -> str:
 
 def readme_with_roles(readme: str, table: str) -> str:
     """Return the README text with the role table replaced."""
-    head, _, rest = readme.partition(ROLES_BEGIN)
-    _, _, tail = rest.partition(ROLES_END)
-    return f"{head}{ROLES_BEGIN}\n{table}{ROLES_END}{tail}"
+    return readme_with_block(readme, ROLES_BEGIN, ROLES_END, table)
+
+
+def readme_with_block(readme: str, begin: str, end: str, table: str) -> str:
+    """Return the README text with the generated block between `begin` and `end` replaced."""
+    head, _, rest = readme.partition(begin)
+    _, _, tail = rest.partition(end)
+    return f"{head}{begin}\n{table}{end}{tail}"
+
+
+# What protects each class, for the README (service/domain/classification.py).
+CLASS_RULES = {
+    "identity": "sealed with that person's key; shown on a basis for that person (consent "
+    "covering the reader's agency, or a seat on a support council that took the case)",
+    "sensitive": "sealed with the key of the person it concerns (case text: the main person); "
+    "shown on the same basis, and to the municipality, the coordinator and the municipality's "
+    "integration client, which run the case (R-INT-1)",
+    "council": "sealed; shown to the support council's members and the municipality only "
+    "(R-CON-2, R-ORG-2)",
+    "workflow": "plain; shown to every reader of the case, in the feed and in webhooks",
+}
+
+
+def class_table() -> str:
+    """Return the README's table of field classes, rendered from the classification."""
+    from service.domain.classification import EVENT_OVERRIDES, FIELD_CLASSES, DataClass
+
+    lines = ["| class | protection | fields |", "|---|---|---|"]
+    for cls in DataClass:
+        fields = sorted(k for k, v in FIELD_CLASSES.items() if v is cls)
+        names = ", ".join(f"`{f}`" for f in fields)
+        lines.append(f"| `{cls}` | {CLASS_RULES[str(cls)]} | {names} |")
+    lines += ["", "| event | field | class |", "|---|---|---|"]
+    lines += [f"| `{e}` | `{k}` | `{c}` |" for (e, k), c in sorted(EVENT_OVERRIDES.items())]
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -441,6 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("diagram", help="write the Mermaid state diagrams (files and README)")
     sub.add_parser("openapi", help="write openapi/openapi.json")
     sub.add_parser("roles", help="write the README's role table from the permissions table")
+    sub.add_parser("classes", help="write the README's table of field classes")
     projections = sub.add_parser("projections", help="read-model maintenance")
     projections.add_argument("action", choices=["rebuild"])
     replay = sub.add_parser("replay", help="print a case's timeline (workflow facts only)")
@@ -486,6 +520,11 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "roles":
         README.write_text(
             readme_with_roles(README.read_text(encoding="utf-8"), role_table()), encoding="utf-8"
+        )
+    elif args.command == "classes":
+        readme = README.read_text(encoding="utf-8")
+        README.write_text(
+            readme_with_block(readme, CLASSES_BEGIN, CLASSES_END, class_table()), encoding="utf-8"
         )
     elif args.command == "projections":
         return _rebuild(settings)

@@ -181,3 +181,12 @@ def test_the_council_referral_reason_is_the_councils_secret() -> None:
     assert class_of("reason", "ReferredToCouncil") is DataClass.council
     assert class_of("council_referral") is DataClass.council
     assert class_of("reason", "CaseSuspended") is DataClass.sensitive
+
+
+def test_the_readme_lists_every_class_with_its_fields() -> None:
+    """Issue 11: the README's table of classes is `kasane classes` output (a drift test)."""
+    from service.cli import CLASSES_BEGIN, CLASSES_END, README, class_table, readme_with_block
+
+    readme = README.read_text(encoding="utf-8")
+    assert CLASSES_BEGIN in readme
+    assert readme == readme_with_block(readme, CLASSES_BEGIN, CLASSES_END, class_table())

@@ -112,7 +112,13 @@ def drive(client: TestClient, outreach_key: str) -> Life:
             }
         ],
     }
-    case_id = ok(post(client, COORDINATOR, "/cases", body), 201)["case_id"]
+    # A refused body does not echo what it carried (error bodies).
+    bad = {**body, "referral": {**body["referral"], "received_on": "not-a-date"}}
+    refused = post(client, COORDINATOR, "/cases", bad)
+    assert refused.status_code == 422 and found(m.every, refused.text) == set()
+    # A keyed command's stored answer holds no text (idempotency responses).
+    referred = post(client, COORDINATOR, "/cases", body, **{"Idempotency-Key": "sweep-referral"})
+    case_id = ok(referred, 201)["case_id"]
     path = f"/cases/{case_id}"
 
     def command(key: str, route: str, payload: Json, status: int = 200) -> Json:

@@ -21,13 +21,15 @@ PLANTED = {
     "name": "山田ハナ植付スナップ",
     "member": "山田タロウ植付スナップ",
     "narrative": "SNAPSHOT-PLANTED-NARRATIVE 二十年ひきこもり",
+    "reason": "SNAPSHOT-PLANTED-REASON 8050",  # free text: sealed too (issue 11)
+    "note": "SNAPSHOT-PLANTED-NOTE 不在",
 }
-ATTEMPT = {"kind": "home_visit", "on": "2026-05-01", "reached": False, "note": "不在"}
+ATTEMPT = {"kind": "home_visit", "on": "2026-05-01", "reached": False, "note": PLANTED["note"]}
 
 
 def _case_past_a_snapshot(app: Kasane) -> str:
     """A case with personal data and an assessment, then enough events for a snapshot."""
-    referral = {"reason": "8050", "referrer_kind": "community_general_support_center"}
+    referral = {"reason": PLANTED["reason"], "referrer_kind": "community_general_support_center"}
     person = {"name": PLANTED["name"]}
     household = [{"name": PLANTED["member"], "age": 53, "relationship": "長男"}]
     case_id = app.refer_case(COORDINATOR, referral, person, household).case_id
@@ -75,6 +77,8 @@ def test_a_snapshot_is_taken_sealed_and_loads_like_the_events(database_url: str)
     loaded = Kasane(database_url).load_case(COORDINATOR, case_id)  # a restarted instance
     assert loaded.person["name"] == PLANTED["name"]
     assert loaded.assessments[0]["domains"][0]["narrative"] == PLANTED["narrative"]
+    assert loaded.referral["reason"] == PLANTED["reason"]
+    assert loaded.contacts[-1]["note"] == PLANTED["note"]
     assert _state(dict(vars(loaded))) == _state(_replayed(app, case_id))
 
 

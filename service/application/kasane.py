@@ -14,6 +14,7 @@ from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Map
 from eventsourcing.utils import Environment
 from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -33,6 +34,7 @@ from service.integration.index import index_recordings
 from service.persistence.crypto import KeyStore
 from service.persistence.recorders import CoreAggregateRecorder, CoreApplicationRecorder
 from service.persistence.sealing import SealingMapper
+from service.persistence.tables import event_index
 from service.projections import runner
 from service.projections.rebuild import rebuild_by_aggregate
 
@@ -133,15 +135,33 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
             ) from None
 
     def _load(self, cls: type[T], actor: Actor, aggregate_id: str, what: str) -> T:
+        not_found = NotFound(f"{what} {aggregate_id} not found")
         try:
             uid = UUID(aggregate_id)
+        except ValueError:
+            raise not_found from None
+        # Tenant first, from the index: another municipality's id answers exactly like a missing
+        # one, and as fast, because its events are never read (no timing oracle).
+        if self.tenant_of(uid) != actor.municipality_id:
+            raise not_found
+        try:
             aggregate: Any = self.repository.get(uid, projector_func=project_events)
-        except (ValueError, AggregateNotFoundError):
-            raise NotFound(f"{what} {aggregate_id} not found") from None
-        # Another municipality's id answers exactly like a missing one.
+        except AggregateNotFoundError:
+            raise not_found from None
         if not isinstance(aggregate, cls) or aggregate.municipality_id != actor.municipality_id:  # type: ignore[attr-defined]
-            raise NotFound(f"{what} {aggregate_id} not found")
+            raise not_found
         return aggregate
+
+    def tenant_of(self, aggregate_id: UUID) -> str | None:
+        """Return the municipality of a stored aggregate from the event index (None: unknown)."""
+        with self.engine.connect() as conn:
+            tenant: str | None = conn.execute(
+                select(event_index.c.municipality_id).where(
+                    event_index.c.originator_id == str(aggregate_id),
+                    event_index.c.originator_version == 1,
+                )
+            ).scalar_one_or_none()
+        return tenant
 
     def load_case(self, actor: Actor, case_id: str) -> SupportCase:
         """Return the case if it exists in the actor's municipality."""
@@ -161,6 +181,7 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
     ) -> CaseResult:
         authorize(actor.role, command)
         case = self.load_case(actor, case_id)
+        self.ensure_involved(actor, case, command)
         if expected_version is not None and expected_version != case.version:
             raise VersionConflict(
                 f"expected version {expected_version}, the case is at version {case.version}"
@@ -366,6 +387,8 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
         """Record a held meeting with its agenda of cases (R-MTG-1..7, R-CON-2)."""
         authorize(actor.role, "record_meeting")
         cases = [self.load_case(actor, item["case_id"]) for item in agenda]
+        for case in cases:
+            self.ensure_involved(actor, case, "record_meeting")
         meeting = Meeting.record(
             actor,
             kind=kind,

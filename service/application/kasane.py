@@ -14,7 +14,6 @@ from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Map
 from eventsourcing.utils import Environment
 from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
-from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -30,11 +29,10 @@ from service.domain.meeting import Meeting
 from service.domain.permissions import authorize
 from service.domain.values import REFERRER_ROLES, Actor, MeetingKind
 from service.integration import webhooks
-from service.integration.index import index_recordings
+from service.integration.index import index_recordings, tenant_of
 from service.persistence.crypto import KeyStore
 from service.persistence.recorders import CoreAggregateRecorder, CoreApplicationRecorder
 from service.persistence.sealing import SealingMapper
-from service.persistence.tables import event_index
 from service.projections import runner
 from service.projections.rebuild import rebuild_by_aggregate
 
@@ -142,7 +140,7 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
             raise not_found from None
         # Tenant first, from the index: another municipality's id answers exactly like a missing
         # one, and as fast, because its events are never read (no timing oracle).
-        if self.tenant_of(uid) != actor.municipality_id:
+        if tenant_of(self.engine, uid) != actor.municipality_id:
             raise not_found
         try:
             aggregate: Any = self.repository.get(uid, projector_func=project_events)
@@ -151,17 +149,6 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
         if not isinstance(aggregate, cls) or aggregate.municipality_id != actor.municipality_id:  # type: ignore[attr-defined]
             raise not_found
         return aggregate
-
-    def tenant_of(self, aggregate_id: UUID) -> str | None:
-        """Return the municipality of a stored aggregate from the event index (None: unknown)."""
-        with self.engine.connect() as conn:
-            tenant: str | None = conn.execute(
-                select(event_index.c.municipality_id).where(
-                    event_index.c.originator_id == str(aggregate_id),
-                    event_index.c.originator_version == 1,
-                )
-            ).scalar_one_or_none()
-        return tenant
 
     def load_case(self, actor: Actor, case_id: str) -> SupportCase:
         """Return the case if it exists in the actor's municipality."""

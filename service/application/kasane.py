@@ -411,6 +411,7 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
         """Destroy a person's data key (retention ended or a lawful request); history stays."""
         authorize(actor.role, "erase_personal_data")
         case = self.load_case(actor, case_id)
+        self.ensure_involved(actor, case, "erase_personal_data")
         if person_id not in case.person_ids:
             raise NotFound(f"person {person_id} not found in case {case_id}")
         erased = self.keys.erase(case_id, person_id, reason, actor.agency_id)

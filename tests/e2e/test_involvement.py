@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from service.domain.permissions import PERMISSIONS
 from service.domain.values import Role
 from tests.e2e.support import (
     CENTER,
@@ -48,6 +49,7 @@ from tests.e2e.support import (
     start_assessment,
     start_engagement,
 )
+from tests.e2e.test_permissions_walk import _app_of, _guarded, _send
 
 Json = dict[str, Any]
 MakeKey = Callable[[str, Role], str]
@@ -344,3 +346,41 @@ def test_R_INT_1_a_referring_agency_refers_as_itself(client: TestClient) -> None
         "community_general_support_center",
     )
     assert ok(client.get(f"/cases/{case_id}", headers=as_(CENTER)))["case_id"] == case_id
+
+
+# --- every write route ---------------------------------------------------------------------------
+
+
+def test_R_CON_4_every_write_to_a_case_checks_involvement(
+    client: TestClient, make_api_key: MakeKey
+) -> None:
+    """R-CON-1, R-CON-4, R-ORG-1: on every command route of a case and of its outreach and
+    participation support, each role the table permits that is not a case runner, with an
+    agency the case never named, gets 403 agency_not_involved; the case and its support are
+    unchanged afterwards."""
+    case_id = case_in_support(client, SUZUKI, ["outreach", "participation"])
+    for service in ("outreach", "participation"):
+        start_engagement(client, COORDINATOR, case_id, service, basis="support_decision")
+    meeting_id = case(client, case_id)["meetings"][0]["meeting_id"]
+    ids = {"case_id": case_id, "meeting_id": meeting_id}
+    before = [events(client, case_id)] + [
+        engagement(client, case_id, service) for service in ("outreach", "participation")
+    ]
+    runners = {Role.municipality, Role.coordinator, Role.integration_client}
+    keys = {role: make_api_key("demo-city", role) for role in Role if role not in runners}
+    walked, wrong = 0, []
+    for method, route, action in _guarded(_app_of(client)):
+        if method != "POST" or "{case_id}" not in route.path:
+            continue
+        for role in sorted(PERMISSIONS[action] - runners):
+            response = _send(client, keys[role], method, route, action, ids)
+            body = response.json()
+            if response.status_code != 403 or body.get("code") != "agency_not_involved":
+                wrong.append(f"{route.path} as {role}: {response.status_code} {body.get('code')}")
+            walked += 1
+    assert wrong == []
+    assert walked >= 30
+    after = [events(client, case_id)] + [
+        engagement(client, case_id, service) for service in ("outreach", "participation")
+    ]
+    assert after == before

@@ -9,7 +9,10 @@ from service.api.schemas.common import Problem
 _PROBLEM = {"model": Problem, "content": {"application/problem+json": {}}}
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     401: {**_PROBLEM, "description": "No, unknown, revoked or expired credential"},
-    403: {**_PROBLEM, "description": "The role may not do this"},
+    403: {
+        **_PROBLEM,
+        "description": "The role may not do this, or the agency takes no part in the case",
+    },
     404: {**_PROBLEM, "description": "No such case in this municipality"},
     409: {**_PROBLEM, "description": "Refused by the workflow or a stale expected version"},
     412: {**_PROBLEM, "description": "If-Match names a stale version"},

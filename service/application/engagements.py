@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from eventsourcing.application import AggregateNotFoundError
 
+from service.application.involvement import InvolvementChecks
 from service.domain.case import SupportCase
 from service.domain.engagement import ServiceEngagement, engagement_id, notes_context
 from service.domain.errors import GateRefused, NotFound, RuleViolation, VersionConflict
@@ -45,7 +46,7 @@ class EngagementResult:
     extra: Json = field(default_factory=dict)
 
 
-class EngagementCommands:
+class EngagementCommands(InvolvementChecks):
     """Mixed into `Kasane`; uses its `_commit`, `_load`, `load_case` and `repository`."""
 
     if TYPE_CHECKING:
@@ -127,6 +128,7 @@ class EngagementCommands:
         """Start outreach or participation support after the decision or early with a reason."""
         authorize(actor.role, f"{service}.start")
         case = self.load_case(actor, case_id)
+        self.ensure_involved(actor, case, f"{service}.start")
         try:
             self.repository.get(engagement_id(str(case.id), service))
         except AggregateNotFoundError:
@@ -155,6 +157,7 @@ class EngagementCommands:
     ) -> EngagementResult:
         authorize(actor.role, f"{service}.{command}")
         case = self.load_case(actor, case_id)
+        self.ensure_involved(actor, case, f"{service}.{command}")
         engagement = self._engagement_of(case, service)
         if expected_version is not None and expected_version != engagement.version:
             raise VersionConflict(

@@ -30,7 +30,7 @@ from service.domain.meeting import Meeting
 from service.domain.permissions import authorize
 from service.domain.values import REFERRER_ROLES, Actor, MeetingKind
 from service.integration import webhooks
-from service.integration.index import index_recordings
+from service.integration.index import index_recordings, tenant_of
 from service.persistence.crypto import KeyStore
 from service.persistence.recorders import CoreAggregateRecorder, CoreApplicationRecorder
 from service.persistence.sealing import STREAM_SUBJECT, SealingMapper
@@ -136,14 +136,21 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
             ) from None
 
     def _load(self, cls: type[T], actor: Actor, aggregate_id: str, what: str) -> T:
+        not_found = NotFound(f"{what} {aggregate_id} not found")
         try:
             uid = UUID(aggregate_id)
+        except ValueError:
+            raise not_found from None
+        # Tenant first, from the index: another municipality's id answers exactly like a missing
+        # one, and as fast, because its events are never read (no timing oracle).
+        if tenant_of(self.engine, uid) != actor.municipality_id:
+            raise not_found
+        try:
             aggregate: Any = self.repository.get(uid, projector_func=project_events)
-        except (ValueError, AggregateNotFoundError):
-            raise NotFound(f"{what} {aggregate_id} not found") from None
-        # Another municipality's id answers exactly like a missing one.
+        except AggregateNotFoundError:
+            raise not_found from None
         if not isinstance(aggregate, cls) or aggregate.municipality_id != actor.municipality_id:  # type: ignore[attr-defined]
-            raise NotFound(f"{what} {aggregate_id} not found")
+            raise not_found
         return aggregate
 
     def load_case(self, actor: Actor, case_id: str) -> SupportCase:
@@ -164,6 +171,7 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
     ) -> CaseResult:
         authorize(actor.role, command)
         case = self.load_case(actor, case_id)
+        self.ensure_involved(actor, case, command)
         if expected_version is not None and expected_version != case.version:
             raise VersionConflict(
                 f"expected version {expected_version}, the case is at version {case.version}"
@@ -369,6 +377,8 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
         """Record a held meeting with its agenda of cases (R-MTG-1..7, R-CON-2)."""
         authorize(actor.role, "record_meeting")
         cases = [self.load_case(actor, item["case_id"]) for item in agenda]
+        for case in cases:
+            self.ensure_involved(actor, case, "record_meeting")
         meeting = Meeting.record(
             actor,
             kind=kind,
@@ -404,6 +414,7 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
         """Destroy a person's data key (retention ended or a lawful request); history stays."""
         authorize(actor.role, "erase_personal_data")
         case = self.load_case(actor, case_id)
+        self.ensure_involved(actor, case, "erase_personal_data")
         if person_id not in case.person_ids:
             raise NotFound(f"person {person_id} not found in case {case_id}")
         erased = self.keys.erase(case_id, person_id, reason, actor.agency_id)

@@ -33,7 +33,12 @@ from service.domain.engagement_values import (
     engagement_id,
     notes_context,
 )
-from service.domain.errors import CommandNotAllowed, GateRefused, RuleViolation
+from service.domain.errors import (
+    ActingAgencyMismatch,
+    CommandNotAllowed,
+    GateRefused,
+    RuleViolation,
+)
 from service.domain.evidence import MeetingEvidence
 from service.domain.plans import PlanVersions
 from service.domain.values import Actor, Timing
@@ -218,6 +223,13 @@ class ServiceEngagement(PlanVersions, Aggregate):
 
     def record_activity(self, actor: Actor, activity: Json, person_consented: bool) -> str:
         """Record an outreach activity; before consent only the council track's facts."""
+        if activity.get("agency_id") not in (None, actor.agency_id):
+            # The acting agency is the credential's; a record never speaks for another one.
+            raise ActingAgencyMismatch(
+                f"the agency '{actor.agency_id}' may record only its own activities, not "
+                f"those of '{activity['agency_id']}'",
+                rules=("R-OUT-2", "R-CON-4"),
+            )
         _check_vocabulary(activity, "kind", OutreachActivity, "R-OUT-2")
         _check_vocabulary(activity, "outcome", OutreachOutcome, "R-OUT-3")
         state = self._decide(
@@ -231,7 +243,7 @@ class ServiceEngagement(PlanVersions, Aggregate):
             "activity_id": activity_id,
             "kind": str(activity["kind"]),
             "on": activity["on"],
-            "agency_id": activity.get("agency_id") or actor.agency_id,
+            "agency_id": actor.agency_id,
             "outcome": str(activity["outcome"]),
             "contact_made": bool(activity.get("contact_made")),
             "person_id": activity.get("person_id") or "person",

@@ -63,3 +63,17 @@ class RoleNotPermitted(DomainError):
 
     code = "role_not_permitted"
     title = "権限がありません"
+
+
+class AgencyNotInvolved(RoleNotPermitted):
+    """The acting agency takes no part in the case it writes to (R-CON-1, R-CON-2, R-CON-4)."""
+
+    code = "agency_not_involved"
+    title = "このケースに関与していない機関です"
+
+
+class ActingAgencyMismatch(RoleNotPermitted):
+    """A body names another agency as the one acting; the acting agency is the credential's."""
+
+    code = "acting_agency_mismatch"
+    title = "他の機関として記録することはできません"

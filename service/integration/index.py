@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Recording
 from sqlalchemy import insert, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from service.persistence.tables import event_index
@@ -63,3 +65,16 @@ def index_recordings(
             )
         )
         last[originator] = digest
+
+
+def tenant_of(engine: Engine, aggregate_id: UUID) -> str | None:
+    """Return the municipality of a stored aggregate (None: no such aggregate), read from the
+    index alone: a command or query checks the tenant before it reads any event."""
+    with engine.connect() as conn:
+        tenant: str | None = conn.execute(
+            select(event_index.c.municipality_id).where(
+                event_index.c.originator_id == str(aggregate_id),
+                event_index.c.originator_version == 1,
+            )
+        ).scalar_one_or_none()
+    return tenant

@@ -296,10 +296,11 @@ def case_in_support(
     case: Json = SUZUKI,
     services: list[str] | None = None,
     key: str = COORDINATOR,
+    roles: list[tuple[str, str, str]] | None = None,
 ) -> str:
     """Bring a case to in_support through plan v1, meeting A and (if needed) the decision."""
     case_id = case_in_planning(client, case, key)
-    draft_plan(client, case_id, plan_body(SIMPLE_ROLES, services))
+    draft_plan(client, case_id, plan_body(roles or SIMPLE_ROLES, services))
     meeting_id = layered_meeting(client, case_id, "plan", 1)
     body = ok(
         post(client, COORDINATOR, f"/cases/{case_id}/plan-approval", {"meeting_id": meeting_id})

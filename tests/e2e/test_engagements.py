@@ -25,6 +25,7 @@ from tests.e2e.support import (
     HOARDING_COUPLE,
     MANDATORY,
     SELF_RELIANCE_AGENCY,
+    SIMPLE_ROLES,
     SUZUKI,
     YAMADA,
     as_,
@@ -49,6 +50,15 @@ from tests.e2e.support import (
 
 MakeKey = Callable[[str, Role], str]
 SECRET_NOTE = "タロウさんは夜だけ台所に来る（秘匿テスト用）"
+# the agencies of the provider keys below (tests/conftest.py make_api_key)
+OUTREACH_PROVIDER = "demo-city-outreach_provider"
+PARTICIPATION_PROVIDER = "demo-city-participation_provider"
+# a plan using the services names their providers in its roles (R-PLN-1 役割分担)
+PROVIDER_ROLES = [
+    *SIMPLE_ROLES,
+    (OUTREACH_PROVIDER, "outreach_provider", "家庭訪問"),
+    (PARTICIPATION_PROVIDER, "participation_provider", "参加支援"),
+]
 
 
 @pytest.fixture
@@ -100,6 +110,14 @@ def test_R_OUT_3_council_only_couple_outreach_records_only_facts(
     support meeting without consent."""
     case_id = refer(client, HOARDING_COUPLE)["case_id"]
     ok(post(client, CITY, f"/cases/{case_id}/council-referral", {"reason": "接触を拒否"}))
+    # the support council that takes the case, with the outreach provider (R-CON-2, R-ORG-1)
+    council = meeting_body(
+        [item(case_id, "none", None, "noted")],
+        kind="support_council",
+        participants=[*MANDATORY, participant(OUTREACH_PROVIDER, "outreach_provider")],
+        title="支援会議",
+    )
+    hold_meeting(client, council, key=CITY)
     started = start_engagement(client, outreach_key, case_id, "outreach")
     assert started["state"] == "reaching_out"
     assert started["case_version"] == 3
@@ -155,7 +173,7 @@ def test_R_OUT_4_yamada_outreach_plan_at_its_own_agenda_item(
     """R-OUT-4, R-MTG-5, R-MTG-7: 山田 8050 — outreach started early in assessment; one meeting
     takes the case's plan and the outreach plan as two items; each is adopted on its own."""
     case_id = refer(client, YAMADA)["case_id"]
-    consent(client, case_id, [CENTER_AGENCY, SELF_RELIANCE_AGENCY, "demo-city-outreach_provider"])
+    consent(client, case_id, [CENTER_AGENCY, SELF_RELIANCE_AGENCY, OUTREACH_PROVIDER])
     start_assessment(client, case_id)
     start_engagement(client, COORDINATOR, case_id, "outreach", reason="長男が20年ひきこもり")
     for on in ("2026-04-12", "2026-04-19", "2026-04-26"):
@@ -224,7 +242,7 @@ def test_R_OUT_3_notes_are_personal_data(
     a basis (access-logged), redacted for the others, and never logged."""
     caplog.set_level(logging.DEBUG)
     case_id = refer(client, YAMADA)["case_id"]
-    consent(client, case_id, [CENTER_AGENCY])
+    consent(client, case_id, [CENTER_AGENCY, OUTREACH_PROVIDER])
     start_assessment(client, case_id)
     start_engagement(client, COORDINATOR, case_id, "outreach")
     visit(outreach_key, client, case_id, notes=SECRET_NOTE, contact_made=True, outcome="met")
@@ -287,7 +305,7 @@ def test_R_SUS_2_outreach_visits_let_the_case_be_suspended(
 ) -> None:
     """R-SUS-2, R-SUS-1: 鈴木ケン's case has no contact attempts of its own; the outreach home
     visits without contact count, so the suspension meeting D can suspend the case."""
-    case_id = case_in_support(client, SUZUKI, ["outreach"])
+    case_id = case_in_support(client, SUZUKI, ["outreach"], roles=PROVIDER_ROLES)
     start_engagement(client, outreach_key, case_id, "outreach", basis="support_decision")
     meeting_d = layered_meeting(client, case_id, "suspension", 1, held_on="2026-09-01")
     body = {"meeting_id": meeting_d, "reason": "連絡が完全に途絶"}
@@ -338,7 +356,7 @@ def test_R_PAR_1_starting_refusals(
 ) -> None:
     """R-PAR-1, R-DEC-1, R-ORG-1: no decision → support_decision_required; twice →
     engagement_already_started; the outreach provider cannot start participation support."""
-    case_id = case_in_support(client, SUZUKI, ["outreach"])
+    case_id = case_in_support(client, SUZUKI, ["outreach"], roles=PROVIDER_ROLES)
     path = engagement_path(case_id, "participation", "start")
     decided = {"basis": "support_decision", "reason": "", "started_on": "2026-06-01"}
     problem(post(client, participation_key, path, decided), 409, "support_decision_required")
@@ -366,7 +384,7 @@ def test_R_PAR_2_to_R_PAR_5_suzuki_participation_from_start_to_periodic_contact(
     settling-in and follow-ups, actual-cost payments, closure at meeting C once the connection is
     stable, and periodic contact after closure with its due date on the worklist."""
     key = participation_key
-    case_id = case_in_support(client, SUZUKI, ["participation"])
+    case_id = case_in_support(client, SUZUKI, ["participation"], roles=PROVIDER_ROLES)
     start_engagement(client, key, case_id, "participation", basis="support_decision")
 
     def send(command: str, body: dict) -> dict:
@@ -467,7 +485,7 @@ def test_engagement_commands_check_the_expected_version(
     client: TestClient, outreach_key: str
 ) -> None:
     """A stale engagement version answers 412 (If-Match) and writes nothing."""
-    case_id = case_in_support(client, SUZUKI, ["outreach"])
+    case_id = case_in_support(client, SUZUKI, ["outreach"], roles=PROVIDER_ROLES)
     start_engagement(client, outreach_key, case_id, "outreach", basis="support_decision")
     path = engagement_path(case_id, "outreach", "activities")
     body = {"kind": "home_visit", "on": "2026-07-01", "outcome": "met", "contact_made": True}
@@ -480,7 +498,7 @@ def test_engagement_views_rebuild_from_the_events(
     client: TestClient, outreach_key: str, engine: Engine
 ) -> None:
     """The engagement views are read models: rebuilt from zero, they read the same."""
-    case_id = case_in_support(client, SUZUKI, ["outreach"])
+    case_id = case_in_support(client, SUZUKI, ["outreach"], roles=PROVIDER_ROLES)
     start_engagement(client, outreach_key, case_id, "outreach", basis="support_decision")
     visit(outreach_key, client, case_id)
     before = engagement(client, case_id, "outreach")
@@ -493,7 +511,7 @@ def test_R_CON_4_erasure_reaches_the_outreach_notes(client: TestClient, outreach
     """R-CON-4: the notes are sealed with the person's data key, so erasing the person's data
     (crypto-shredding) makes them read as erased while the activity facts stay."""
     case_id = refer(client, YAMADA)["case_id"]
-    consent(client, case_id, [CENTER_AGENCY])
+    consent(client, case_id, [CENTER_AGENCY, OUTREACH_PROVIDER])
     start_assessment(client, case_id)
     start_engagement(client, COORDINATOR, case_id, "outreach")
     visit(outreach_key, client, case_id, notes=SECRET_NOTE, contact_made=True, outcome="met")
@@ -509,7 +527,7 @@ def test_R_PAR_1_a_case_with_both_services_lists_both(
 ) -> None:
     """R-PAR-1, R-OUT-4: a plan using both services, decided once, starts each on its own; the
     case lists its engagements, and one meeting adopts both services' plans as two items."""
-    case_id = case_in_support(client, SUZUKI, ["outreach", "participation"])
+    case_id = case_in_support(client, SUZUKI, ["outreach", "participation"], roles=PROVIDER_ROLES)
     start_engagement(client, participation_key, case_id, "participation", "support_decision")
     start_engagement(client, outreach_key, case_id, "outreach", "support_decision")
     listed = ok(client.get(f"/cases/{case_id}/engagements", headers=as_(COORDINATOR)))
@@ -541,7 +559,7 @@ def test_R_PAR_3_payment_input_errors_are_refused_and_write_nothing(
     """R-PAR-3: an absurd amount is a validation problem (422), a period that ends before it
     starts is refused (`invalid_payment_period`); neither writes an event."""
     key = participation_key
-    case_id = case_in_support(client, SUZUKI, ["participation"])
+    case_id = case_in_support(client, SUZUKI, ["participation"], roles=PROVIDER_ROLES)
     start_engagement(client, key, case_id, "participation", basis="support_decision")
     for command, body in (
         ("intake", {"on": "2026-06-16"}),

@@ -28,6 +28,7 @@ from tests.e2e.support import (
     OUTREACH_AGENCY,
     PARTICIPATION_AGENCY,
     SELF_RELIANCE,
+    SELF_RELIANCE_AGENCY,
     YAMADA,
     as_,
     case,
@@ -46,6 +47,8 @@ ROLES = [
     (COORDINATOR_AGENCY, "coordinator", "全体調整"),
     (CENTER_AGENCY, "community_general_support_center", "見守り"),
     (OUTREACH_AGENCY, "outreach_provider", "訪問"),
+    # named in the plan, so it records monitoring; no consent covers it, so it reads redacted
+    (SELF_RELIANCE_AGENCY, "self_reliance_consultation", "家計相談"),
 ]
 
 # What the point-in-time view legitimately answers differently from the read model of then:

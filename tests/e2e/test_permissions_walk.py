@@ -16,10 +16,12 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from httpx import Response
+from sqlalchemy import event
 
 from service.api.deps import is_public, route_permission
 from service.domain.permissions import PERMISSIONS
 from service.domain.values import Role
+from service.persistence.schema import EVENTS_TABLE, SNAPSHOTS_TABLE
 from tests.e2e.support import (
     COORDINATOR,
     SATO,
@@ -371,3 +373,40 @@ def test_OWASP_API1_no_route_reaches_another_municipalitys_data(
     assert case(client, b_case)["version"] == b_version
     assert events(client, b_case) == b_history
     assert ok(client.get(f"/meetings/{b_meeting}", headers=as_(COORDINATOR)))["meeting_id"]
+
+
+def test_R_ORG_2_no_route_reads_another_municipalitys_events(
+    client: TestClient, make_api_key: MakeKey
+) -> None:
+    """R-ORG-2 (tenant first): on every route that looks an id up, other-town's request for
+    demo-city's case and meeting answers 404 without one statement on the event or snapshot
+    table — the tenant comes from the index, so a foreign id costs what a random one costs."""
+    b_case = case_in_support(client, SUZUKI)
+    b_meeting = case(client, b_case)["meetings"][0]["meeting_id"]
+    b_ids = {"case_id": b_case, "meeting_id": b_meeting}
+    keys = {role: make_api_key("other-town", role) for role in Role}
+    preference = [Role.coordinator, Role.municipality, *Role]
+    engine = client.app.state.kasane.engine  # type: ignore[attr-defined]
+    reads: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if EVENTS_TABLE in statement or SNAPSHOTS_TABLE in statement:
+            reads.append(statement)
+
+    walked, readers = 0, []
+    for method, route, action in _guarded(_app_of(client)):
+        looks_up = "{" in route.path or (method == "POST" and _mentions_ids(BODIES[action]))
+        if not looks_up:
+            continue
+        key = keys[next(r for r in preference if r in PERMISSIONS[action])]
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            response = _send(client, key, method, route, action, b_ids)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        if response.status_code == 404 and reads:
+            readers.append(f"{method} {route.path} ({action}): {reads[0][:80]}")
+        reads.clear()
+        walked += 1
+    assert readers == []
+    assert walked >= 40

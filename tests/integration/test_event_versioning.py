@@ -16,7 +16,9 @@ from sqlalchemy import insert, select
 from service.application.kasane import Kasane
 from service.domain.case import SupportCase
 from service.domain.values import Actor, Role
+from service.integration.index import GENESIS, event_hash
 from service.persistence.schema import EVENTS_TABLE, event_store_metadata
+from service.persistence.tables import event_index
 from service.views_history import timeline
 
 COORDINATOR = Actor("demo-city", "demo-coordinator", Role.coordinator)
@@ -48,16 +50,31 @@ def _insert_v1_case(app: Kasane) -> uuid.UUID:
         (2, f"{CASE_TOPIC}.ConsentGiven", V1_CONSENT),
     ]
     events = event_store_metadata().tables[EVENTS_TABLE]  # the UUID column's type fits the engine
+    previous = GENESIS
     with app.engine.begin() as conn:
         for version, topic, state in rows:
-            conn.execute(
+            notification_id = conn.execute(
                 insert(events).values(
                     originator_id=case_id,
                     originator_version=version,
                     topic=topic,
                     state=state.encode(),
                 )
+            ).inserted_primary_key[0]
+            # the event index was written with the events already (it names the tenant)
+            digest = event_hash(previous, str(case_id), version, topic, state.encode())
+            conn.execute(
+                insert(event_index).values(
+                    notification_id=notification_id,
+                    originator_id=str(case_id),
+                    originator_version=version,
+                    municipality_id="demo-city",
+                    event_type=topic.rsplit(".", 1)[1],
+                    hash=digest,
+                    previous_hash=previous,
+                )
             )
+            previous = digest
     return case_id
 
 

@@ -47,7 +47,12 @@ class OutreachActivityCreate(Strict):
 
     kind: ActivityField = Field(description="Activity")
     on: dt.date = Field(description="Date")
-    agency_id: str | None = Field(default=None, description="Agency that acted (default: caller)")
+    agency_id: str | None = Field(
+        default=None,
+        deprecated=True,
+        description="The agency that acted is always the caller's (from the credential); if "
+        "given it must be the caller's own, another answers 403 acting_agency_mismatch",
+    )
     outcome: OutcomeCodeField = Field(description="Outcome code")
     contact_made: bool = Field(description="Whether contact with the person was made (R-SUS-2)")
     person_id: str = Field(default="person", description="The person the activity concerns")

@@ -121,10 +121,11 @@ def test_R_OUT_3_council_only_couple_outreach_records_only_facts(
     started = start_engagement(client, outreach_key, case_id, "outreach")
     assert started["state"] == "reaching_out"
     assert started["case_version"] == 3
-    # recorded on the council track: the municipality sees it, the coordinator (no consent, no
-    # council seat) does not (R-OUT-3)
+    # recorded on the council track: the council's members see it, the general support center
+    # (no consent, no council seat) does not (R-OUT-3)
     assert case(client, case_id, CITY)["early_starts"][0]["service"] == "outreach"
-    assert case(client, case_id)["early_starts"] == []
+    assert case(client, case_id)["early_starts"][0]["service"] == "outreach"
+    assert case(client, case_id, CENTER)["early_starts"] == []
 
     refusal = problem(
         post(
@@ -162,9 +163,10 @@ def test_R_OUT_3_council_only_couple_outreach_records_only_facts(
     detail = engagement(client, case_id, "outreach", CITY)
     assert detail["start"]["pre_consent"] is True
     assert detail["activities"][0]["before_consent"] is True
-    # the coordinator holds no council seat and no consent covers it: the council track's
-    # records stay with the council's side (R-OUT-3, R-CON-2)
-    assert engagement(client, case_id, "outreach")["activities"] == []
+    assert engagement(client, case_id, "outreach")["activities"][0]["before_consent"] is True
+    # the center holds no council seat and no consent covers it: the council track's records
+    # stay with the council's side (R-OUT-3, R-CON-2)
+    assert engagement(client, case_id, "outreach", CENTER)["activities"] == []
 
 
 def test_R_OUT_4_yamada_outreach_plan_at_its_own_agenda_item(

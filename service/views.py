@@ -206,6 +206,14 @@ class Reader:
     keys: KeyStore
     conn: Connection
     opened: dict[str, set[str]] = dataclass_field(default_factory=dict)
+    _keys: dict[tuple[str, str], bytes | None] = dataclass_field(default_factory=dict)
+
+    def _key(self, case_id: str, sealed: Json) -> bytes | None:
+        """Return the key of a sealed value's person, looked up once per reader."""
+        where = (case_id, str(sealed["person_id"]))
+        if where not in self._keys:
+            self._keys[where] = self.keys.key(*where, self.conn)
+        return self._keys[where]
 
     @classmethod
     def of(
@@ -269,7 +277,7 @@ class Reader:
                 # sealed by the mapper or a projection: bound to its path; else an engagement's
                 # notes, sealed by the command and bound to the engagement
                 where = f"{context}:{path}" if item.get("field") else str(notes_context)
-                item = self.keys.unseal(case_id, item, where, self.conn)
+                item = self.keys.unseal_with(self._key(case_id, item), case_id, item, where)
                 if isinstance(item, dict) and item.get("erased"):
                     return item
             if subject.case_id in (None, self.case_id):

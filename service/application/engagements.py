@@ -86,7 +86,8 @@ class EngagementCommands(InvolvementChecks):
         """Return the engagement's stored events, oldest first (notes still sealed)."""
         authorize(actor.role, "read_engagement")
         engagement = self.load_engagement(actor, case_id, service)
-        return list(self.events.get(engagement.id))
+        with self.keys.scope():
+            return list(self.events.get(engagement.id))
 
     def outreach_attempts(self, case: SupportCase) -> int:
         """Return the outreach attempts without contact since the last contact (R-SUS-2):

@@ -146,7 +146,8 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
         if tenant_of(self.engine, uid) != actor.municipality_id:
             raise not_found
         try:
-            aggregate: Any = self.repository.get(uid, projector_func=project_events)
+            with self.keys.scope():  # each person's key looked up once for the whole replay
+                aggregate: Any = self.repository.get(uid, projector_func=project_events)
         except AggregateNotFoundError:
             raise not_found from None
         if not isinstance(aggregate, cls) or aggregate.municipality_id != actor.municipality_id:  # type: ignore[attr-defined]
@@ -397,7 +398,8 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
         """Return the case's stored events, oldest first (R-PLN-3: every version readable)."""
         authorize(actor.role, "read_case_events")
         case = self.load_case(actor, case_id)
-        return list(self.events.get(case.id))
+        with self.keys.scope():
+            return list(self.events.get(case.id))
 
     def all_events(self, batch: int = 500) -> Iterator[tuple[int, Any]]:
         """Yield (notification id, domain event) for every stored event in commit order."""
@@ -448,8 +450,9 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
             notifications, after = recorder.select_streams(after, batch, stop)
             if after is None:
                 return
-            for n in notifications:
-                yield n.id, self.mapper.to_domain_event(n)
+            with self.keys.scope():  # one aggregate's batch: each key looked up once
+                events = [(n.id, self.mapper.to_domain_event(n)) for n in notifications]
+            yield from events
 
 
 class _Factory(SQLAlchemyFactory):

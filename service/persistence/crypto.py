@@ -10,7 +10,10 @@ import base64
 import json
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -73,11 +76,34 @@ class KeyStore:
             )
             self._pending()[(case_id, person_id)] = key
 
+    @contextmanager
+    def scope(self) -> Iterator[None]:
+        """Within the block, each key is looked up once (a replay opens many fields of the
+        same persons); outside it every lookup reads the table, so an erasure done by another
+        instance takes effect on the next read."""
+        cache: dict[tuple[str, str], bytes | None] | None = getattr(self._in_flight, "cache", None)
+        if cache is not None:
+            yield
+            return
+        self._in_flight.cache = {}
+        try:
+            yield
+        finally:
+            self._in_flight.cache = None
+
     def key(self, case_id: str, person_id: str, conn: Connection | None = None) -> bytes | None:
         """Return the person's data key, or None once erased (or never created)."""
         pending = self._pending().get((case_id, person_id))
         if pending is not None:
             return pending
+        cache: dict[tuple[str, str], bytes | None] | None = getattr(self._in_flight, "cache", None)
+        if cache is not None:
+            if (case_id, person_id) not in cache:
+                cache[(case_id, person_id)] = self._stored_key(case_id, person_id, conn)
+            return cache[(case_id, person_id)]
+        return self._stored_key(case_id, person_id, conn)
+
+    def _stored_key(self, case_id: str, person_id: str, conn: Connection | None) -> bytes | None:
         query = select(data_keys.c.wrapped_key, data_keys.c.erased_at).where(
             data_keys.c.case_id == case_id, data_keys.c.person_id == person_id
         )
@@ -121,6 +147,9 @@ class KeyStore:
                 )
             )
         self._pending().pop((case_id, person_id), None)
+        cache = getattr(self._in_flight, "cache", None)
+        if cache is not None:
+            cache.pop((case_id, person_id), None)
         if sqlite:
             with self._engine.connect() as conn:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -143,7 +172,7 @@ class KeyStore:
         nonce = os.urandom(12)
         plaintext = json.dumps(value, ensure_ascii=False).encode()
         aad = f"{case_id}|{person_id}|{context}".encode()
-        token = base64.b64encode(nonce + AESGCM(key).encrypt(nonce, plaintext, aad)).decode()
+        token = base64.b64encode(nonce + _cipher(key).encrypt(nonce, plaintext, aad)).decode()
         return {SEALED: token, "person_id": person_id}
 
     def unseal(
@@ -164,6 +193,12 @@ class KeyStore:
         raw = base64.b64decode(sealed[SEALED])
         aad = f"{case_id}|{person_id}|{context}".encode()
         try:
-            return json.loads(AESGCM(key).decrypt(raw[:12], raw[12:], aad))
+            return json.loads(_cipher(key).decrypt(raw[:12], raw[12:], aad))
         except InvalidTag:
             raise ValueError(f"sealed data of {person_id} does not belong here") from None
+
+
+@lru_cache(maxsize=1024)
+def _cipher(key: bytes) -> AESGCM:
+    """Return the AES-GCM cipher of a data key (its key schedule is built once)."""
+    return AESGCM(key)

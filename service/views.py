@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from dataclasses import dataclass
@@ -286,6 +287,27 @@ class Reader:
 
         return transform(value, visit, kind)
 
+    def entry(self, event: Any, notes_context: str | None = None) -> Json:
+        """Return one event of a history as the reader may see it: its protected fields
+        disclosed or redacted, a record of the council track restricted (R-OUT-3)."""
+        payload = {
+            k: copy.deepcopy(v)
+            for k, v in event.__dict__.items()
+            if k not in ("originator_id", "originator_version", "timestamp", "originator_topic")
+        }
+        kind = type(event).__name__
+        actor = payload.pop("actor", None)
+        if not self.sees_before_consent and _made_before_consent(payload):
+            payload = {"state": payload.get("state"), "restricted": True}
+        version = event.originator_version
+        return {
+            "version": version,
+            "type": kind,
+            "recorded_at": event.timestamp.isoformat(),
+            "actor": actor,
+            "payload": self.disclose(payload, f"{version}", kind, notes_context=notes_context),
+        }
+
     def _other_basis(self) -> str:
         """Return the basis of a read without the person's consent or a council seat."""
         if self.actor.role in CASE_RUNNERS:
@@ -473,29 +495,10 @@ def case_history(
     engine: Engine, actor: Actor, case_id: str, events: list[Any], keys: KeyStore
 ) -> list[Json]:
     """Return the case's events, protected fields shown only where the actor may read them."""
-    history = []
     with engine.begin() as conn:
         doc = _case_document(conn, actor, case_id)
         reader = Reader.of(conn, actor, doc, keys)
-        for event in events:
-            payload = {
-                k: v
-                for k, v in event.__dict__.items()
-                if k not in ("originator_id", "originator_version", "timestamp", "originator_topic")
-            }
-            kind = type(event).__name__
-            actor_of_event = payload.pop("actor", None)
-            if not reader.sees_before_consent and _made_before_consent(payload):
-                payload = {"state": payload.get("state"), "restricted": True}
-            history.append(
-                {
-                    "version": event.originator_version,
-                    "type": kind,
-                    "recorded_at": event.timestamp.isoformat(),
-                    "actor": actor_of_event,
-                    "payload": reader.disclose(payload, f"{event.originator_version}", kind),
-                }
-            )
+        history = [reader.entry(event) for event in events]
         reader.log(conn)
     return history
 

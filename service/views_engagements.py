@@ -7,7 +7,6 @@ membership, R-CON-4), each such read written to the access log; otherwise they r
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
@@ -29,7 +28,6 @@ from service.persistence.tables import engagement_detail, engagement_list
 from service.views import (
     Reader,
     _case_document,
-    _made_before_consent,
     _page,
     before_consent_withheld,
 )
@@ -134,30 +132,10 @@ def engagement_history(
         case_doc = _case_document(conn, actor, case_id)
         engagement = str(engagement_id(case_doc["case_id"], service))
         reader = Reader.of(conn, actor, case_doc, keys)
+        context = notes_context(engagement)
         for event in events:
-            payload = {
-                k: copy.deepcopy(v)
-                for k, v in event.__dict__.items()
-                if k not in ("originator_id", "originator_version", "timestamp", "originator_topic")
-            }
-            kind = type(event).__name__
-            actor_of_event = payload.pop("actor", None)
-            if not reader.sees_before_consent and _made_before_consent(payload):
-                payload = {"state": payload.get("state"), "restricted": True}
-            history.append(
-                {
-                    "version": event.originator_version,
-                    "type": kind,
-                    "label": ENGAGEMENT_EVENT_LABELS.get(kind, kind),
-                    "recorded_at": event.timestamp.isoformat(),
-                    "actor": actor_of_event,
-                    "payload": reader.disclose(
-                        payload,
-                        f"{event.originator_version}",
-                        kind,
-                        notes_context=notes_context(engagement),
-                    ),
-                }
-            )
+            entry = reader.entry(event, notes_context=context)
+            label = ENGAGEMENT_EVENT_LABELS.get(entry["type"], entry["type"])
+            history.append({**entry, "label": label})
         reader.log(conn)
     return history

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
-from pydantic import AnyHttpUrl, BaseModel, Field, field_validator
+from pydantic import AnyHttpUrl, BaseModel, Field, StringConstraints, field_validator
 
 from service.api.deps import App, CurrentActor, GuardedRoute, permit
 from service.api.problems import PROBLEMS
-from service.api.schemas.common import Strict
+from service.api.schemas.common import Id, ShortText, Strict
 from service.domain.labels import EVENT_LABELS
 from service.integration import webhooks
 
@@ -23,12 +24,15 @@ _EVENT_TYPES = ", ".join(EVENT_LABELS)
 class WebhookCreate(Strict):
     """A webhook endpoint of the tenant's case system."""
 
-    url: AnyHttpUrl = Field(description="Where events are POSTed (http or https)")
-    event_types: list[str] = Field(
+    url: AnyHttpUrl = Field(
+        description="Where events are POSTed (http or https, ≤ 2083 characters)"
+    )
+    event_types: list[Annotated[str, StringConstraints(max_length=64)]] = Field(
         default_factory=list,
+        max_length=len(EVENT_LABELS),
         description=f"Event types to send; empty sends every type ({_EVENT_TYPES})",
     )
-    secret: str | None = Field(
+    secret: ShortText | None = Field(
         default=None,
         min_length=16,
         max_length=200,
@@ -64,7 +68,7 @@ class WebhookCreated(WebhookPublic):
 class DeadLetterReplay(Strict):
     """Which dead letters to send again."""
 
-    subscription_id: str | None = Field(default=None, description="Only this subscription's")
+    subscription_id: Id | None = Field(default=None, description="Only this subscription's")
 
 
 class DeadLettersReplayed(BaseModel):

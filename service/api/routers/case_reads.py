@@ -17,6 +17,7 @@ from service.api.schemas.cases import (
     ErasureCreate,
     ErasureDone,
 )
+from service.api.schemas.common import CODE_PATTERN, ID_PATTERN
 from service.domain.labels import EVENT_LABELS
 from service.views import case_history, get_case, list_cases
 from service.views_history import case_as_of, history
@@ -28,9 +29,13 @@ router = APIRouter(prefix="/cases", tags=["cases"], responses=PROBLEMS, route_cl
 def case_list(
     actor: CurrentActor,
     app: App,
-    state: Annotated[str | None, Query(description="Filter by state")] = None,
-    referrer_kind: Annotated[str | None, Query(description="Filter by referrer kind")] = None,
-    lead_agency_id: Annotated[str | None, Query(description="Filter by lead agency")] = None,
+    state: Annotated[str | None, Query(pattern=CODE_PATTERN, description="Filter by state")] = None,
+    referrer_kind: Annotated[
+        str | None, Query(pattern=CODE_PATTERN, description="Filter by referrer kind")
+    ] = None,
+    lead_agency_id: Annotated[
+        str | None, Query(pattern=ID_PATTERN, description="Filter by lead agency")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size")] = 50,
     offset: Annotated[int, Query(ge=0, le=2**63 - 1, description="Offset")] = 0,
 ) -> CasePage:

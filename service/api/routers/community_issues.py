@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from service.api.deps import App, CurrentActor, GuardedRoute, IfMatch, permit
 from service.api.problems import PROBLEMS
+from service.api.schemas.common import CODE_PATTERN
 from service.api.schemas.registers import IssueAccepted, IssuePage, IssueStatusChange, IssueView
 from service.domain.community_issue import ISSUE_STATUS_LABELS
 
@@ -27,7 +28,10 @@ def issue_list(
     app: App,
     status: Annotated[
         str | None,
-        Query(description="Filter by status (open, in_development, resolved, closed)"),
+        Query(
+            pattern=CODE_PATTERN,
+            description="Filter by status (open, in_development, resolved, closed)",
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size")] = 50,
     offset: Annotated[int, Query(ge=0, le=2**63 - 1, description="Offset")] = 0,

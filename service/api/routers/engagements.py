@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from service.api.deps import App, CurrentActor, GuardedRoute, IfMatch, permit
 from service.api.problems import PROBLEMS
+from service.api.schemas.common import CODE_PATTERN
 from service.api.schemas.engagements import (
     CostPaymentCreate,
     EngagementAccepted,
@@ -406,8 +407,10 @@ def case_engagement_list(case_id: str, actor: CurrentActor, app: App) -> list[En
 def engagement_list(
     actor: CurrentActor,
     app: App,
-    service: Annotated[str | None, Query(description="outreach or participation")] = None,
-    state: Annotated[str | None, Query(description="Filter by state")] = None,
+    service: Annotated[
+        str | None, Query(pattern=CODE_PATTERN, description="outreach or participation")
+    ] = None,
+    state: Annotated[str | None, Query(pattern=CODE_PATTERN, description="Filter by state")] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size")] = 50,
     offset: Annotated[int, Query(ge=0, le=2**63 - 1, description="Offset")] = 0,
 ) -> EngagementPage:

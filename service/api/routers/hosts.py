@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from service.api.deps import App, CurrentActor, GuardedRoute, IfMatch, permit
 from service.api.problems import PROBLEMS
+from service.api.schemas.common import CODE_PATTERN
 from service.api.schemas.registers import (
     HostAccepted,
     HostChange,
@@ -89,8 +90,11 @@ def retire_host(
 def host_list(
     actor: CurrentActor,
     app: App,
-    kind: Annotated[str | None, Query(description="Filter by kind")] = None,
-    status: Annotated[str | None, Query(description="Filter by status (active, retired)")] = None,
+    kind: Annotated[str | None, Query(pattern=CODE_PATTERN, description="Filter by kind")] = None,
+    status: Annotated[
+        str | None,
+        Query(pattern=CODE_PATTERN, description="Filter by status (active, retired)"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size")] = 50,
     offset: Annotated[int, Query(ge=0, le=2**63 - 1, description="Offset")] = 0,
 ) -> HostPage:

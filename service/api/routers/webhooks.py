@@ -6,7 +6,14 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
-from pydantic import AnyHttpUrl, BaseModel, Field, StringConstraints, field_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    Field,
+    StringConstraints,
+    UrlConstraints,
+    field_validator,
+)
 
 from service.api.deps import App, CurrentActor, GuardedRoute, permit
 from service.api.problems import PROBLEMS
@@ -19,12 +26,13 @@ router = APIRouter(
 )
 
 _EVENT_TYPES = ", ".join(EVENT_LABELS)
+URL_MAX = 2083  # the longest URL browsers and proxies are known to pass on
 
 
 class WebhookCreate(Strict):
     """A webhook endpoint of the tenant's case system."""
 
-    url: AnyHttpUrl = Field(
+    url: Annotated[AnyHttpUrl, UrlConstraints(max_length=URL_MAX)] = Field(
         description="Where events are POSTed (http or https, ≤ 2083 characters)"
     )
     event_types: list[Annotated[str, StringConstraints(max_length=64)]] = Field(

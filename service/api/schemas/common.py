@@ -57,6 +57,7 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 CODE_PATTERN = r"^[a-z][a-z_]{0,63}$"
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 SHORT_TEXT_MAX = 200
+MAX_VERSION = 2**31 - 1  # versions are INTEGER columns
 FREE_TEXT_MAX = 4000
 LIST_MAX = 50
 MEETING_LIST_MAX = 100
@@ -168,6 +169,7 @@ ExpectedVersion = Annotated[
     Field(
         default=None,
         ge=1,
+        le=MAX_VERSION,
         description="The case version the command was prepared against; a stale one is refused "
         "(409). The `If-Match` header does the same and answers 412.",
     ),

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from service.api.schemas.common import (
     LIST_MAX,
+    MAX_VERSION,
     BusinessDate,
     BusinessDates,
     FreeText,
@@ -35,6 +36,7 @@ EngagementVersion = Annotated[
     Field(
         default=None,
         ge=1,
+        le=MAX_VERSION,
         description="The engagement version the command was prepared against; a stale one is "
         "refused (409). The `If-Match` header does the same and answers 412.",
     ),

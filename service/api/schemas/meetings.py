@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, WithJsonSchema
 
 from service.api.schemas.common import (
+    MAX_VERSION,
     MEETING_LIST_MAX,
     BusinessDate,
     FreeText,
@@ -53,7 +54,10 @@ class AgendaItem(Strict):
     case_id: Id = Field(description="Case")
     timing: TimingField = Field(description="Timing")
     plan_version: int | None = Field(
-        default=None, ge=1, description="Plan version decided (required at the four timings)"
+        default=None,
+        ge=1,
+        le=MAX_VERSION,
+        description="Plan version decided (required at the four timings)",
     )
     outcome: OutcomeField = Field(description="Outcome")
     service: AgendaServiceField = Field(

@@ -474,3 +474,46 @@ def test_consent_of_limit_sized_ids_is_stored(client: TestClient) -> None:
     consent(client, case_id, [longest, CENTER_AGENCY])
     listed = ok(client.get("/cases", headers=as_(COORDINATOR)))["items"]
     assert [c["referrer_agency_id"] for c in listed] == [longest]
+
+
+# --- every body, also the ones added later ---------------------------------------------------
+
+
+def unbounded(schema: Json, components: Json, where: str, seen: set[str]) -> list[str]:
+    """Return the places in `schema` where a string or a list has no upper bound."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        if name in seen:
+            return []
+        return unbounded(components[name], components, name, seen | {name})
+    found = [
+        place
+        for key in ("anyOf", "oneOf", "allOf")
+        for option in schema.get(key, [])
+        for place in unbounded(option, components, where, seen)
+    ]
+    kind = schema.get("type")
+    bounds = {"maxLength", "enum", "const"} & schema.keys()
+    if kind == "string" and not bounds and schema.get("format") != "date":
+        found.append(where)
+    if kind == "array":
+        if "maxItems" not in schema:
+            found.append(where)
+        found += unbounded(schema.get("items", {}), components, f"{where}[]", seen)
+    for name, field in schema.get("properties", {}).items():
+        found += unbounded(field, components, f"{where}.{name}", seen)
+    return found
+
+
+def test_no_request_body_has_an_unbounded_string_or_list(client: TestClient) -> None:
+    """Every string of every command body has a maximum length, every list a maximum size."""
+    document = client.app.openapi()  # type: ignore[attr-defined]
+    components = document["components"]["schemas"]
+    found = [
+        place
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        for media in operation.get("requestBody", {}).get("content", {}).values()
+        for place in unbounded(media["schema"], components, f"{method} {path}", set())
+    ]
+    assert found == []

@@ -81,7 +81,8 @@ def install(app: FastAPI) -> None:
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
             for e in exc.errors()
         ]
-        fields = list(dict.fromkeys(".".join(str(p) for p in e["loc"]) for e in errors))
+        # Named in `detail` too, shortened: a refused unknown field's name is the client's text.
+        fields = list(dict.fromkeys(".".join(str(p) for p in e["loc"])[:120] for e in errors))
         return problem(
             422,
             "validation_failed",

@@ -456,15 +456,28 @@ def test_a_database_data_error_answers_422_also_through_an_idempotency_key(
     assert again.headers.get("idempotent-replayed") == "true"
 
 
-def test_a_nul_in_a_path_id_never_answers_500(client: TestClient) -> None:
-    """PostgreSQL refuses a NUL in a text parameter; the answer is a problem, not a crash."""
-    for response in (
-        client.delete("/webhooks/a%00b", headers=as_(CITY)),
-        client.get("/hosts/a%00b", headers=as_(CITY)),
-        client.get("/community-issues/a%00b", headers=as_(CITY)),
-    ):
-        assert response.status_code in (404, 422), response.text
-        assert response.headers["content-type"].startswith("application/problem+json")
+PATHS = [
+    ("DELETE", "/webhooks/{}", "subscription_id", CITY),
+    ("GET", "/hosts/{}", "host_id", CITY),
+    ("GET", "/community-issues/{}", "issue_id", CITY),
+    ("GET", "/meetings/{}", "meeting_id", COORDINATOR),
+    ("GET", "/cases/{}/events", "case_id", COORDINATOR),
+    ("POST", "/cases/{}/engagements/outreach/start", "case_id", COORDINATOR),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "name", "key"), PATHS, ids=[p[1] for p in PATHS])
+def test_ids_in_paths_are_bounded(
+    client: TestClient, method: str, path: str, name: str, key: str
+) -> None:
+    """A NUL or a 65-character id in a path answers 422 naming it (PostgreSQL answered 500)."""
+    body = {"basis": "early_start", "started_on": "2026-04-10"} if method == "POST" else None
+    at_limit = client.request(method, path.format("a" * ID_MAX), json=body, headers=as_(key))
+    problem(at_limit, 404, "not_found")
+    for bad in ("a%00b", "a" * (ID_MAX + 1)):
+        response = client.request(method, path.format(bad), json=body, headers=as_(key))
+        refused = problem(response, 422, "validation_failed")
+        assert ["path", name] in [e["loc"] for e in refused["errors"]]
 
 
 def test_consent_of_limit_sized_ids_is_stored(client: TestClient) -> None:

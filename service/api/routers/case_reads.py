@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from service.api.deps import App, CurrentActor, GuardedRoute, permit
+from service.api.deps import App, CurrentActor, GuardedRoute, PathId, permit
 from service.api.problems import PROBLEMS
 from service.api.schemas.cases import (
     CaseDetail,
@@ -58,7 +58,7 @@ def case_list(
     dependencies=[Depends(permit("erase_personal_data"))],
 )
 def erase_personal_data(
-    case_id: str, body: ErasureCreate, actor: CurrentActor, app: App
+    case_id: PathId, body: ErasureCreate, actor: CurrentActor, app: App
 ) -> ErasureDone:
     """Destroy a person's data key: the history stays, that person's fields read as erased."""
     erased = app.erase_person(actor, case_id, body.person_id, body.reason)
@@ -67,7 +67,7 @@ def erase_personal_data(
 
 @router.get("/{case_id}", summary="ケース詳細", dependencies=[Depends(permit("read_case"))])
 def case_detail(
-    case_id: str,
+    case_id: PathId,
     actor: CurrentActor,
     app: App,
     response: Response,
@@ -96,7 +96,7 @@ def case_detail(
 @router.get(
     "/{case_id}/events", summary="イベント履歴", dependencies=[Depends(permit("read_case_events"))]
 )
-def case_events(case_id: str, actor: CurrentActor, app: App) -> list[CaseEvent]:
+def case_events(case_id: PathId, actor: CurrentActor, app: App) -> list[CaseEvent]:
     """Return the raw history of the case, oldest first; personal fields as the caller may see."""
     events = app.case_events(actor, case_id)
     history = case_history(app.engine, actor, case_id, events, app.keys)
@@ -108,7 +108,7 @@ def case_events(case_id: str, actor: CurrentActor, app: App) -> list[CaseEvent]:
     summary="監査用の履歴",
     dependencies=[Depends(permit("read_case_events"))],
 )
-def case_history_route(case_id: str, actor: CurrentActor, app: App) -> list[CaseHistoryEntry]:
+def case_history_route(case_id: PathId, actor: CurrentActor, app: App) -> list[CaseHistoryEntry]:
     """Return every event with its feed position, version, type, Japanese label, time, actor
     and payload; personal fields as the caller may see them (each read logged)."""
     return [CaseHistoryEntry.model_validate(entry) for entry in history(app, actor, case_id)]

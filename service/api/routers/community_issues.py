@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from service.api.deps import App, CurrentActor, GuardedRoute, IfMatch, permit
+from service.api.deps import App, CurrentActor, GuardedRoute, IfMatch, PathId, permit
 from service.api.problems import PROBLEMS
 from service.api.schemas.common import CODE_PATTERN
 from service.api.schemas.registers import IssueAccepted, IssuePage, IssueStatusChange, IssueView
@@ -47,7 +47,7 @@ def issue_list(
     summary="地域課題の詳細 (R-RES-1)",
     dependencies=[Depends(permit("read_community_issue"))],
 )
-def issue_detail(issue_id: str, actor: CurrentActor, app: App) -> IssueView:
+def issue_detail(issue_id: PathId, actor: CurrentActor, app: App) -> IssueView:
     """Return one community issue."""
     return IssueView.model_validate(app.community_issue_view(actor, issue_id))
 
@@ -58,7 +58,7 @@ def issue_detail(issue_id: str, actor: CurrentActor, app: App) -> IssueView:
     dependencies=[Depends(permit("change_community_issue_status"))],
 )
 def change_issue_status(
-    issue_id: str,
+    issue_id: PathId,
     body: IssueStatusChange,
     actor: CurrentActor,
     app: App,

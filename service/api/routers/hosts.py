@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from service.api.deps import App, CurrentActor, GuardedRoute, IfMatch, permit
+from service.api.deps import App, CurrentActor, GuardedRoute, IfMatch, PathId, permit
 from service.api.problems import PROBLEMS
 from service.api.schemas.common import CODE_PATTERN
 from service.api.schemas.registers import (
@@ -50,7 +50,7 @@ def register_host(
     dependencies=[Depends(permit("update_host"))],
 )
 def update_host(
-    host_id: str,
+    host_id: PathId,
     body: HostChange,
     actor: CurrentActor,
     app: App,
@@ -71,7 +71,7 @@ def update_host(
     dependencies=[Depends(permit("retire_host"))],
 )
 def retire_host(
-    host_id: str,
+    host_id: PathId,
     body: HostRetirement,
     actor: CurrentActor,
     app: App,
@@ -104,6 +104,6 @@ def host_list(
 
 
 @router.get("/{host_id}", summary="受け入れ先の詳細", dependencies=[Depends(permit("read_host"))])
-def host_detail(host_id: str, actor: CurrentActor, app: App) -> HostView:
+def host_detail(host_id: PathId, actor: CurrentActor, app: App) -> HostView:
     """Return one host of the register."""
     return HostView.model_validate(app.host_view(actor, host_id))

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from service.api.deps import App, CurrentActor, GuardedRoute, permit
+from service.api.deps import App, CurrentActor, GuardedRoute, PathId, permit
 from service.api.problems import PROBLEMS
 from service.api.schemas.common import CODE_PATTERN, DATE_PATTERN
 from service.api.schemas.meetings import MeetingCreate, MeetingPage, MeetingRecorded, MeetingView
@@ -64,6 +64,6 @@ def meeting_list(
 
 
 @router.get("/{meeting_id}", summary="会議の詳細", dependencies=[Depends(permit("read_meeting"))])
-def meeting_detail(meeting_id: str, actor: CurrentActor, app: App) -> MeetingView:
+def meeting_detail(meeting_id: PathId, actor: CurrentActor, app: App) -> MeetingView:
     """Return one meeting."""
     return MeetingView.model_validate(get_meeting(app.engine, actor, meeting_id, app.keys))

@@ -15,7 +15,7 @@ from pydantic import (
     field_validator,
 )
 
-from service.api.deps import App, CurrentActor, GuardedRoute, permit
+from service.api.deps import App, CurrentActor, GuardedRoute, PathId, permit
 from service.api.problems import PROBLEMS
 from service.api.schemas.common import Id, ShortText, Strict
 from service.domain.labels import EVENT_LABELS
@@ -123,7 +123,7 @@ def list_webhooks(actor: CurrentActor, app: App) -> list[WebhookPublic]:
     summary="Webhook の削除",
     dependencies=[Depends(permit("manage_webhooks"))],
 )
-def delete_webhook(subscription_id: str, actor: CurrentActor, app: App) -> Response:
+def delete_webhook(subscription_id: PathId, actor: CurrentActor, app: App) -> Response:
     """Stop sending to the endpoint; what it has not received yet is cancelled."""
     webhooks.delete_subscription(app.engine, actor.municipality_id, subscription_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

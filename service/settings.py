@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=1_000_000, description="Largest request body accepted (OWASP API4)"
     )
+    feed_page_max_bytes: int = Field(
+        default=1_048_576,
+        ge=1,
+        description="Largest page of GET /events, in bytes of its events as JSON; a page always "
+        "holds at least one event",
+    )
     rate_limit_per_minute: int = Field(
         default=1200,
         description="Requests per minute allowed to one credential (OWASP API4); 0 turns it off",

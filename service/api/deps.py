@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, Protocol, cast
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from service.api.errors import Unauthenticated
+from service.api.schemas.common import ID_MAX, ID_PATTERN
 from service.application.kasane import Kasane
 from service.domain.errors import DomainError
 from service.domain.permissions import PERMISSIONS, authorize
@@ -158,3 +159,5 @@ def if_match_version(
 
 App = Annotated[Kasane, Depends(application)]
 IfMatch = Annotated[int | None, Depends(if_match_version)]
+# An id in a path (case, host, issue, meeting, subscription): bounded like the ids of bodies.
+PathId = Annotated[str, Path(max_length=ID_MAX, pattern=ID_PATTERN)]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from eventsourcing.persistence import DataError as StoreDataError
 from eventsourcing.persistence import OperationalError as StoreOperationalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError as SQLAlchemyDataError
 from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -74,15 +76,18 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Never the input itself: it may be personal data (or megabytes of it).
         errors = [
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
             for e in exc.errors()
         ]
+        # Named in `detail` too, shortened: a refused unknown field's name is the client's text.
+        fields = list(dict.fromkeys(".".join(str(p) for p in e["loc"])[:120] for e in errors))
         return problem(
             422,
             "validation_failed",
             "入力内容に誤りがあります",
-            "the request is malformed",
+            "the request is malformed" + (f": {', '.join(fields[:10])}" if fields else ""),
             errors=errors,
         )
 
@@ -102,6 +107,17 @@ def install(app: FastAPI) -> None:
         )
         response.headers["Retry-After"] = "1"
         return response
+
+    @app.exception_handler(StoreDataError)
+    @app.exception_handler(SQLAlchemyDataError)
+    async def invalid_data(request: Request, exc: Exception) -> JSONResponse:
+        # A value the database refuses (too long for its column, a NUL, out of range) that got
+        # past the schemas: the client's input, not a fault of ours; answered as malformed.
+        route = getattr(request.scope.get("route"), "path", None)
+        logger.warning("database refused a value: %s on %s", type(exc).__name__, route)
+        return problem(
+            422, "invalid_data", "入力内容に誤りがあります", "a value is not valid for storage"
+        )
 
     @app.exception_handler(UnicodeEncodeError)
     async def unencodable(request: Request, exc: UnicodeEncodeError) -> JSONResponse:

@@ -86,11 +86,23 @@ class WorklistQueries:
         }
 
 
+def days_after(day: date, days: int) -> date:
+    """Return `day` plus `days`, the last representable day where that would overflow.
+
+    Commands refuse dates past 2100, but events stored before that limit may hold any date
+    (9999-12-25 once): one such record must not take the whole worklist down.
+    """
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max if days > 0 else date.min
+
+
 def worklist_entry(row: Json, today: date, no_contact_days: int) -> Json:
     """Return one stored item as listed on `today`: its due date, whether and how long overdue."""
     due: date = row["due_on"]
     if row["kind"] in COUNTED_FROM_LAST_CONTACT:
-        due = due + timedelta(days=no_contact_days)
+        due = days_after(due, no_contact_days)
     late = (today - due).days
     return {
         "case_id": row["case_id"],

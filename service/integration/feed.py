@@ -10,6 +10,7 @@ and council membership govern it.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC
 from typing import Any
 from uuid import UUID
@@ -34,6 +35,8 @@ TYPE_PREFIX = "jp.kasane."
 SEQUENCE_DIGITS = 20  # a BIGINT has at most 19: zero-padded, sequences also sort as strings
 # What a support council's record keeps from everyone but its members and the municipality.
 COUNCIL_SECRETS = ("participants", "agenda", "reused_council")
+DEFAULT_PAGE_MAX_BYTES = 1_048_576
+_BATCH = 20  # rows fetched at a time: a page stops early once its byte budget is spent
 _NOT_PAYLOAD = ("originator_id", "originator_version", "timestamp", "originator_topic")
 
 # Only the columns the feed reads; the table itself belongs to eventsourcing-sqlalchemy.
@@ -52,8 +55,20 @@ _SOURCES = (
 )
 
 
-def feed_page(engine: Engine, mapper: Mapper[UUID], actor: Actor, after: int, limit: int) -> Json:
-    """Return the actor's municipality's events after position `after`, oldest first."""
+def feed_page(
+    engine: Engine,
+    mapper: Mapper[UUID],
+    actor: Actor,
+    after: int,
+    limit: int,
+    max_bytes: int = DEFAULT_PAGE_MAX_BYTES,
+) -> Json:
+    """Return the actor's municipality's events after position `after`, oldest first.
+
+    At most `limit` events, and no more than `max_bytes` of them as JSON, but always at least
+    one (an event larger than the budget comes alone): `next_after` is the position of the last
+    event returned, so the next page starts right after it.
+    """
     authorize(actor.role, "read_feed")
     query = (
         select(
@@ -71,27 +86,39 @@ def feed_page(engine: Engine, mapper: Mapper[UUID], actor: Actor, after: int, li
         .order_by(event_index.c.notification_id)
         .limit(limit)
     )
+    items: list[Json] = []
+    spent = 0
+    last = after
     with engine.connect() as conn:
-        rows = conn.execute(query).all()
-    items = [
-        cloud_event(
-            actor.municipality_id,
-            row.notification_id,
-            # The plain decoding, not the app's sealing mapper: the feed drops the sealed
-            # personal fields anyway, so it never needs (or logs a use of) a person's key.
-            Mapper.to_domain_event(
-                mapper,
-                StoredEvent(
-                    originator_id=UUID(row.originator_id),
-                    originator_version=row.originator_version,
-                    topic=row.topic,
-                    state=bytes(row.state),
+        for row in conn.execution_options(yield_per=_BATCH).execute(query):
+            item = cloud_event(
+                actor.municipality_id,
+                row.notification_id,
+                # The plain decoding, not the app's sealing mapper: the feed drops the sealed
+                # personal fields anyway, so it never needs (or logs a use of) a person's key.
+                Mapper.to_domain_event(
+                    mapper,
+                    StoredEvent(
+                        originator_id=UUID(row.originator_id),
+                        originator_version=row.originator_version,
+                        topic=row.topic,
+                        state=bytes(row.state),
+                    ),
                 ),
-            ),
-        )
-        for row in rows
-    ]
-    return {"items": items, "next_after": rows[-1].notification_id if rows else after}
+            )
+            size = json_size(item)
+            if items and spent + size > max_bytes:
+                break
+            items.append(item)
+            spent += size
+            last = row.notification_id
+    return {"items": items, "next_after": last}
+
+
+def json_size(document: Json) -> int:
+    """Return the bytes of `document` as the response writes it (compact UTF-8 JSON)."""
+    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str)
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def cloud_event(municipality_id: str, position: int, event: Any) -> Json:

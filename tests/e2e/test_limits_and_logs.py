@@ -418,7 +418,7 @@ def refuse_and_break(client: TestClient, case_id: str) -> None:
         (client.post("/cases", content=broken[:-3], headers=json_type), 422, "validation_failed"),
         (client.post("/cases", content=broken[:-5], headers=json_type), 400, None),  # cut UTF-8
         (send(client, body_of({"n": NARRATIVE * 2_000}), chunked=True), 413, "payload_too_large"),
-        (client.get(f"/cases/{NAME}", headers=as_(COORDINATOR)), 404, None),
+        (client.get(f"/cases/{NAME}", headers=as_(COORDINATOR)), 422, "validation_failed"),
         (client.get(f"/{ADDRESS}", headers=as_(COORDINATOR)), 404, "not_found"),
         (client.get("/boom", headers=as_(COORDINATOR)), 500, "internal_error"),
     ]

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from service.api.deps import App, CurrentActor, GuardedRoute, permit
 from service.api.problems import PROBLEMS
+from service.api.schemas.common import ID_PATTERN
 from service.views import access_log_page
 
 router = APIRouter(
@@ -43,7 +44,9 @@ class AccessPage(BaseModel):
 def access_log(
     actor: CurrentActor,
     app: App,
-    case_id: Annotated[str | None, Query(description="Only reads of this case")] = None,
+    case_id: Annotated[
+        str | None, Query(pattern=ID_PATTERN, description="Only reads of this case")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size")] = 50,
     offset: Annotated[int, Query(ge=0, le=2**63 - 1, description="Offset")] = 0,
 ) -> AccessPage:

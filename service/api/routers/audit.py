@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from service.api.deps import App, CurrentActor, GuardedRoute, permit
+from service.api.deps import App, CurrentActor, GuardedRoute, PathId, permit
 from service.api.problems import PROBLEMS
 from service.integration.verify import Kind, verify_case
 
@@ -34,7 +34,7 @@ class VerificationPublic(BaseModel):
     summary="改ざん検証: recompute the case's hash chain",
     dependencies=[Depends(permit("verify_case"))],
 )
-def verify(case_id: str, actor: CurrentActor, app: App) -> VerificationPublic:
+def verify(case_id: PathId, actor: CurrentActor, app: App) -> VerificationPublic:
     """Recompute each stored event's hash from the raw rows and report what does not match."""
     report = verify_case(app.engine, actor.municipality_id, case_id)
     return VerificationPublic(

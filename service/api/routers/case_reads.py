@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from service.api.deps import App, CurrentActor, GuardedRoute, permit
+from service.api.deps import App, CurrentActor, GuardedRoute, PathId, permit
 from service.api.problems import PROBLEMS
 from service.api.schemas.cases import (
     CaseDetail,
@@ -17,6 +17,7 @@ from service.api.schemas.cases import (
     ErasureCreate,
     ErasureDone,
 )
+from service.api.schemas.common import CODE_PATTERN, ID_PATTERN
 from service.domain.labels import EVENT_LABELS
 from service.views import case_history, get_case, list_cases
 from service.views_history import case_as_of, history
@@ -28,9 +29,13 @@ router = APIRouter(prefix="/cases", tags=["cases"], responses=PROBLEMS, route_cl
 def case_list(
     actor: CurrentActor,
     app: App,
-    state: Annotated[str | None, Query(description="Filter by state")] = None,
-    referrer_kind: Annotated[str | None, Query(description="Filter by referrer kind")] = None,
-    lead_agency_id: Annotated[str | None, Query(description="Filter by lead agency")] = None,
+    state: Annotated[str | None, Query(pattern=CODE_PATTERN, description="Filter by state")] = None,
+    referrer_kind: Annotated[
+        str | None, Query(pattern=CODE_PATTERN, description="Filter by referrer kind")
+    ] = None,
+    lead_agency_id: Annotated[
+        str | None, Query(pattern=ID_PATTERN, description="Filter by lead agency")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size")] = 50,
     offset: Annotated[int, Query(ge=0, le=2**63 - 1, description="Offset")] = 0,
 ) -> CasePage:
@@ -53,7 +58,7 @@ def case_list(
     dependencies=[Depends(permit("erase_personal_data"))],
 )
 def erase_personal_data(
-    case_id: str, body: ErasureCreate, actor: CurrentActor, app: App
+    case_id: PathId, body: ErasureCreate, actor: CurrentActor, app: App
 ) -> ErasureDone:
     """Destroy a person's data key: the history stays, that person's fields read as erased."""
     erased = app.erase_person(actor, case_id, body.person_id, body.reason)
@@ -62,7 +67,7 @@ def erase_personal_data(
 
 @router.get("/{case_id}", summary="ケース詳細", dependencies=[Depends(permit("read_case"))])
 def case_detail(
-    case_id: str,
+    case_id: PathId,
     actor: CurrentActor,
     app: App,
     response: Response,
@@ -91,7 +96,7 @@ def case_detail(
 @router.get(
     "/{case_id}/events", summary="イベント履歴", dependencies=[Depends(permit("read_case_events"))]
 )
-def case_events(case_id: str, actor: CurrentActor, app: App) -> list[CaseEvent]:
+def case_events(case_id: PathId, actor: CurrentActor, app: App) -> list[CaseEvent]:
     """Return the raw history of the case, oldest first; personal fields as the caller may see."""
     events = app.case_events(actor, case_id)
     history = case_history(app.engine, actor, case_id, events, app.keys)
@@ -103,7 +108,7 @@ def case_events(case_id: str, actor: CurrentActor, app: App) -> list[CaseEvent]:
     summary="監査用の履歴",
     dependencies=[Depends(permit("read_case_events"))],
 )
-def case_history_route(case_id: str, actor: CurrentActor, app: App) -> list[CaseHistoryEntry]:
+def case_history_route(case_id: PathId, actor: CurrentActor, app: App) -> list[CaseHistoryEntry]:
     """Return every event with its feed position, version, type, Japanese label, time, actor
     and payload; personal fields as the caller may see them (each read logged)."""
     return [CaseHistoryEntry.model_validate(entry) for entry in history(app, actor, case_id)]

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Response, status
 
-from service.api.deps import App, CurrentActor, GuardedRoute, IfMatch, permit
+from service.api.deps import App, CurrentActor, GuardedRoute, IfMatch, PathId, permit
 from service.api.problems import PROBLEMS
 from service.api.schemas.cases import (
     AssessmentCreate,
@@ -79,7 +79,7 @@ def refer_case(
     dependencies=[Depends(permit("record_explanation"))],
 )
 def record_explanation(
-    case_id: str,
+    case_id: PathId,
     body: ExplanationCreate,
     actor: CurrentActor,
     app: App,
@@ -97,7 +97,7 @@ def record_explanation(
     dependencies=[Depends(permit("give_consent"))],
 )
 def give_consent(
-    case_id: str,
+    case_id: PathId,
     body: ConsentCreate,
     actor: CurrentActor,
     app: App,
@@ -115,7 +115,7 @@ def give_consent(
     dependencies=[Depends(permit("withdraw_consent"))],
 )
 def withdraw_consent(
-    case_id: str,
+    case_id: PathId,
     body: ConsentWithdrawal,
     actor: CurrentActor,
     app: App,
@@ -133,7 +133,7 @@ def withdraw_consent(
     dependencies=[Depends(permit("start_assessment"))],
 )
 def start_assessment(
-    case_id: str,
+    case_id: PathId,
     actor: CurrentActor,
     app: App,
     if_match: IfMatch,
@@ -150,7 +150,7 @@ def start_assessment(
     dependencies=[Depends(permit("refer_to_council"))],
 )
 def refer_to_council(
-    case_id: str,
+    case_id: PathId,
     body: ReasonCommand,
     actor: CurrentActor,
     app: App,
@@ -168,7 +168,7 @@ def refer_to_council(
     dependencies=[Depends(permit("return_to_referrer"))],
 )
 def return_to_referrer(
-    case_id: str,
+    case_id: PathId,
     body: ReturnToReferrer,
     actor: CurrentActor,
     app: App,
@@ -187,7 +187,7 @@ def return_to_referrer(
     dependencies=[Depends(permit("record_early_start"))],
 )
 def record_early_start(
-    case_id: str,
+    case_id: PathId,
     body: EarlyStartCreate,
     actor: CurrentActor,
     app: App,
@@ -205,7 +205,7 @@ def record_early_start(
     dependencies=[Depends(permit("record_contact_attempt"))],
 )
 def record_contact_attempt(
-    case_id: str,
+    case_id: PathId,
     body: ContactAttemptCreate,
     actor: CurrentActor,
     app: App,
@@ -223,7 +223,7 @@ def record_contact_attempt(
     dependencies=[Depends(permit("complete_assessment"))],
 )
 def complete_assessment(
-    case_id: str,
+    case_id: PathId,
     body: AssessmentCreate,
     actor: CurrentActor,
     app: App,
@@ -241,7 +241,7 @@ def complete_assessment(
     dependencies=[Depends(permit("draft_plan"))],
 )
 def draft_plan(
-    case_id: str,
+    case_id: PathId,
     body: PlanCreate,
     actor: CurrentActor,
     app: App,
@@ -259,7 +259,7 @@ def draft_plan(
     dependencies=[Depends(permit("approve_plan"))],
 )
 def approve_plan(
-    case_id: str,
+    case_id: PathId,
     body: MeetingReference,
     actor: CurrentActor,
     app: App,
@@ -277,7 +277,7 @@ def approve_plan(
     dependencies=[Depends(permit("approve_replan"))],
 )
 def approve_replan(
-    case_id: str,
+    case_id: PathId,
     body: MeetingReference,
     actor: CurrentActor,
     app: App,
@@ -297,7 +297,7 @@ def approve_replan(
     dependencies=[Depends(permit("decide_support"))],
 )
 def decide_support(
-    case_id: str,
+    case_id: PathId,
     body: SupportDecisionCreate,
     actor: CurrentActor,
     app: App,
@@ -315,7 +315,7 @@ def decide_support(
     dependencies=[Depends(permit("record_monitoring"))],
 )
 def record_monitoring(
-    case_id: str,
+    case_id: PathId,
     body: MonitoringCreate,
     actor: CurrentActor,
     app: App,
@@ -333,7 +333,7 @@ def record_monitoring(
     dependencies=[Depends(permit("start_replan"))],
 )
 def start_replan(
-    case_id: str,
+    case_id: PathId,
     body: ReasonCommand,
     actor: CurrentActor,
     app: App,
@@ -351,7 +351,7 @@ def start_replan(
     dependencies=[Depends(permit("close_case"))],
 )
 def close_case(
-    case_id: str,
+    case_id: PathId,
     body: ClosureCreate,
     actor: CurrentActor,
     app: App,
@@ -371,7 +371,7 @@ def close_case(
     dependencies=[Depends(permit("suspend_case"))],
 )
 def suspend_case(
-    case_id: str,
+    case_id: PathId,
     body: SuspensionCreate,
     actor: CurrentActor,
     app: App,
@@ -391,7 +391,7 @@ def suspend_case(
     dependencies=[Depends(permit("resume_case"))],
 )
 def resume_case(
-    case_id: str,
+    case_id: PathId,
     body: ResumptionCreate,
     actor: CurrentActor,
     app: App,

@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from service.api.deps import App, CurrentActor, GuardedRoute, IfMatch, permit
+from service.api.deps import App, CurrentActor, GuardedRoute, IfMatch, PathId, permit
 from service.api.problems import PROBLEMS
+from service.api.schemas.common import CODE_PATTERN
 from service.api.schemas.registers import IssueAccepted, IssuePage, IssueStatusChange, IssueView
 from service.domain.community_issue import ISSUE_STATUS_LABELS
 
@@ -27,7 +28,10 @@ def issue_list(
     app: App,
     status: Annotated[
         str | None,
-        Query(description="Filter by status (open, in_development, resolved, closed)"),
+        Query(
+            pattern=CODE_PATTERN,
+            description="Filter by status (open, in_development, resolved, closed)",
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size")] = 50,
     offset: Annotated[int, Query(ge=0, le=2**63 - 1, description="Offset")] = 0,
@@ -43,7 +47,7 @@ def issue_list(
     summary="地域課題の詳細 (R-RES-1)",
     dependencies=[Depends(permit("read_community_issue"))],
 )
-def issue_detail(issue_id: str, actor: CurrentActor, app: App) -> IssueView:
+def issue_detail(issue_id: PathId, actor: CurrentActor, app: App) -> IssueView:
     """Return one community issue."""
     return IssueView.model_validate(app.community_issue_view(actor, issue_id))
 
@@ -54,7 +58,7 @@ def issue_detail(issue_id: str, actor: CurrentActor, app: App) -> IssueView:
     dependencies=[Depends(permit("change_community_issue_status"))],
 )
 def change_issue_status(
-    issue_id: str,
+    issue_id: PathId,
     body: IssueStatusChange,
     actor: CurrentActor,
     app: App,

@@ -10,8 +10,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from service.api.deps import App, CurrentActor, GuardedRoute, IfMatch, permit
+from service.api.deps import App, CurrentActor, GuardedRoute, IfMatch, PathId, permit
 from service.api.problems import PROBLEMS
+from service.api.schemas.common import CODE_PATTERN
 from service.api.schemas.engagements import (
     CostPaymentCreate,
     EngagementAccepted,
@@ -90,7 +91,7 @@ def _common_routes(service: str) -> None:
         dependencies=[Depends(permit(f"{service}.start"))],
     )
     def start(
-        case_id: str, body: EngagementStart, actor: CurrentActor, app: App, response: Response
+        case_id: PathId, body: EngagementStart, actor: CurrentActor, app: App, response: Response
     ) -> EngagementAccepted:
         """Start after the support decision, or early with a reason (also recorded on the case)."""
         result = app.start_engagement(actor, case_id, service, **_data(body))
@@ -104,7 +105,7 @@ def _common_routes(service: str) -> None:
         dependencies=[Depends(permit(f"{service}.draft_plan"))],
     )
     def draft_plan(
-        case_id: str,
+        case_id: PathId,
         body: EngagementPlanCreate,
         actor: CurrentActor,
         app: App,
@@ -126,7 +127,7 @@ def _common_routes(service: str) -> None:
         dependencies=[Depends(permit(f"{service}.close_engagement"))],
     )
     def close(
-        case_id: str,
+        case_id: PathId,
         body: EngagementClosureCreate,
         actor: CurrentActor,
         app: App,
@@ -147,7 +148,7 @@ def _common_routes(service: str) -> None:
         dependencies=[Depends(permit(f"{service}.suspend_engagement"))],
     )
     def suspend(
-        case_id: str,
+        case_id: PathId,
         body: EngagementSuspensionCreate,
         actor: CurrentActor,
         app: App,
@@ -166,7 +167,7 @@ def _common_routes(service: str) -> None:
         dependencies=[Depends(permit(f"{service}.resume_engagement"))],
     )
     def resume(
-        case_id: str,
+        case_id: PathId,
         body: EngagementResumptionCreate,
         actor: CurrentActor,
         app: App,
@@ -184,7 +185,7 @@ def _common_routes(service: str) -> None:
         summary=f"{label}の詳細",
         dependencies=[Depends(permit("read_engagement"))],
     )
-    def read(case_id: str, actor: CurrentActor, app: App, response: Response) -> EngagementView:
+    def read(case_id: PathId, actor: CurrentActor, app: App, response: Response) -> EngagementView:
         """Return the case's engagement; notes redacted without a basis for the person."""
         detail = get_engagement(app.engine, actor, case_id, service, app.keys)
         response.headers["ETag"] = f'"{detail["version"]}"'
@@ -196,7 +197,7 @@ def _common_routes(service: str) -> None:
         summary=f"{label}のイベント履歴",
         dependencies=[Depends(permit("read_engagement"))],
     )
-    def events(case_id: str, actor: CurrentActor, app: App) -> list[EngagementEvent]:
+    def events(case_id: PathId, actor: CurrentActor, app: App) -> list[EngagementEvent]:
         """Return the engagement's events, oldest first; notes redacted without a basis."""
         stored = app.engagement_events(actor, case_id, service)
         history = engagement_history(app.engine, actor, case_id, service, stored, app.keys)
@@ -215,7 +216,7 @@ def _approval_route(service: str, replan: bool) -> None:
         dependencies=[Depends(permit(f"{service}.{command}"))],
     )
     def approve(
-        case_id: str,
+        case_id: PathId,
         body: EngagementMeetingReference,
         actor: CurrentActor,
         app: App,
@@ -243,7 +244,7 @@ for _service in SERVICE_LABELS:
     dependencies=[Depends(permit("outreach.record_activity"))],
 )
 def record_outreach_activity(
-    case_id: str,
+    case_id: PathId,
     body: OutreachActivityCreate,
     actor: CurrentActor,
     app: App,
@@ -264,7 +265,7 @@ def record_outreach_activity(
     dependencies=[Depends(permit("participation.record_intake"))],
 )
 def record_participation_intake(
-    case_id: str,
+    case_id: PathId,
     body: EngagementIntakeCreate,
     actor: CurrentActor,
     app: App,
@@ -282,7 +283,7 @@ def record_participation_intake(
     dependencies=[Depends(permit("participation.assess"))],
 )
 def assess_participation(
-    case_id: str,
+    case_id: PathId,
     body: EngagementAssessmentCreate,
     actor: CurrentActor,
     app: App,
@@ -300,7 +301,7 @@ def assess_participation(
     dependencies=[Depends(permit("participation.match_host"))],
 )
 def match_host(
-    case_id: str,
+    case_id: PathId,
     body: HostMatchCreate,
     actor: CurrentActor,
     app: App,
@@ -318,7 +319,7 @@ def match_host(
     dependencies=[Depends(permit("participation.record_settling_in"))],
 )
 def record_settling_in(
-    case_id: str,
+    case_id: PathId,
     body: SettlingInCreate,
     actor: CurrentActor,
     app: App,
@@ -336,7 +337,7 @@ def record_settling_in(
     dependencies=[Depends(permit("participation.record_follow_up"))],
 )
 def record_follow_up(
-    case_id: str,
+    case_id: PathId,
     body: FollowUpCreate,
     actor: CurrentActor,
     app: App,
@@ -354,7 +355,7 @@ def record_follow_up(
     dependencies=[Depends(permit("participation.pay_cost"))],
 )
 def pay_host_cost(
-    case_id: str,
+    case_id: PathId,
     body: CostPaymentCreate,
     actor: CurrentActor,
     app: App,
@@ -372,7 +373,7 @@ def pay_host_cost(
     dependencies=[Depends(permit("participation.record_periodic_contact"))],
 )
 def record_periodic_contact(
-    case_id: str,
+    case_id: PathId,
     body: PeriodicContactCreate,
     actor: CurrentActor,
     app: App,
@@ -392,7 +393,7 @@ def record_periodic_contact(
     summary="ケースのアウトリーチ等・参加支援",
     dependencies=[Depends(permit("read_engagement"))],
 )
-def case_engagement_list(case_id: str, actor: CurrentActor, app: App) -> list[EngagementView]:
+def case_engagement_list(case_id: PathId, actor: CurrentActor, app: App) -> list[EngagementView]:
     """Return the case's engagements; notes redacted without a basis for the person."""
     return [
         EngagementView.model_validate(d)
@@ -406,8 +407,10 @@ def case_engagement_list(case_id: str, actor: CurrentActor, app: App) -> list[En
 def engagement_list(
     actor: CurrentActor,
     app: App,
-    service: Annotated[str | None, Query(description="outreach or participation")] = None,
-    state: Annotated[str | None, Query(description="Filter by state")] = None,
+    service: Annotated[
+        str | None, Query(pattern=CODE_PATTERN, description="outreach or participation")
+    ] = None,
+    state: Annotated[str | None, Query(pattern=CODE_PATTERN, description="Filter by state")] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size")] = 50,
     offset: Annotated[int, Query(ge=0, le=2**63 - 1, description="Offset")] = 0,
 ) -> EngagementPage:

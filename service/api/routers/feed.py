@@ -7,9 +7,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from service.api.deps import App, CurrentActor, GuardedRoute, permit
+from service.api.deps import App, CurrentActor, GuardedRoute, permit, settings
 from service.api.problems import PROBLEMS
 from service.integration.feed import feed_page
+from service.settings import Settings
 
 router = APIRouter(
     prefix="/events", tags=["integration"], responses=PROBLEMS, route_class=GuardedRoute
@@ -43,7 +44,10 @@ class FeedPage(BaseModel):
     """A page of the feed; pass `next_after` as `after` to resume."""
 
     items: list[CloudEvent] = Field(description="Events in commit order")
-    next_after: int = Field(description="Position of the last item, or the `after` given")
+    next_after: int = Field(
+        description="Position of the last item, or the `after` given; a page may hold fewer "
+        "than `limit` items when they pass the byte budget (KASANE_FEED_PAGE_MAX_BYTES)"
+    )
 
 
 @router.get(
@@ -54,10 +58,12 @@ class FeedPage(BaseModel):
 def event_feed(
     actor: CurrentActor,
     app: App,
+    config: Annotated[Settings, Depends(settings)],
     after: Annotated[
         int, Query(ge=0, le=2**63 - 1, description="Position already read (0: from the start)")
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=500, description="Most events to return")] = 100,
 ) -> FeedPage:
     """Return the events after `after`; positions only grow and are never reused."""
-    return FeedPage.model_validate(feed_page(app.engine, app.mapper, actor, after, limit))
+    page = feed_page(app.engine, app.mapper, actor, after, limit, config.feed_page_max_bytes)
+    return FeedPage.model_validate(page)

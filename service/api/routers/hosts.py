@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from service.api.deps import App, CurrentActor, GuardedRoute, IfMatch, permit
+from service.api.deps import App, CurrentActor, GuardedRoute, IfMatch, PathId, permit
 from service.api.problems import PROBLEMS
+from service.api.schemas.common import CODE_PATTERN
 from service.api.schemas.registers import (
     HostAccepted,
     HostChange,
@@ -49,7 +50,7 @@ def register_host(
     dependencies=[Depends(permit("update_host"))],
 )
 def update_host(
-    host_id: str,
+    host_id: PathId,
     body: HostChange,
     actor: CurrentActor,
     app: App,
@@ -70,7 +71,7 @@ def update_host(
     dependencies=[Depends(permit("retire_host"))],
 )
 def retire_host(
-    host_id: str,
+    host_id: PathId,
     body: HostRetirement,
     actor: CurrentActor,
     app: App,
@@ -89,8 +90,11 @@ def retire_host(
 def host_list(
     actor: CurrentActor,
     app: App,
-    kind: Annotated[str | None, Query(description="Filter by kind")] = None,
-    status: Annotated[str | None, Query(description="Filter by status (active, retired)")] = None,
+    kind: Annotated[str | None, Query(pattern=CODE_PATTERN, description="Filter by kind")] = None,
+    status: Annotated[
+        str | None,
+        Query(pattern=CODE_PATTERN, description="Filter by status (active, retired)"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size")] = 50,
     offset: Annotated[int, Query(ge=0, le=2**63 - 1, description="Offset")] = 0,
 ) -> HostPage:
@@ -100,6 +104,6 @@ def host_list(
 
 
 @router.get("/{host_id}", summary="受け入れ先の詳細", dependencies=[Depends(permit("read_host"))])
-def host_detail(host_id: str, actor: CurrentActor, app: App) -> HostView:
+def host_detail(host_id: PathId, actor: CurrentActor, app: App) -> HostView:
     """Return one host of the register."""
     return HostView.model_validate(app.host_view(actor, host_id))

@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from service.api.deps import App, CurrentActor, GuardedRoute, permit
+from service.api.deps import App, CurrentActor, GuardedRoute, PathId, permit
 from service.api.problems import PROBLEMS
+from service.api.schemas.common import CODE_PATTERN, DATE_PATTERN
 from service.api.schemas.meetings import MeetingCreate, MeetingPage, MeetingRecorded, MeetingView
 from service.domain.values import MeetingKind
 from service.views import get_meeting, list_meetings
@@ -38,9 +39,13 @@ def record_meeting(
 def meeting_list(
     actor: CurrentActor,
     app: App,
-    kind: Annotated[str | None, Query(description="Filter by kind")] = None,
-    held_from: Annotated[str | None, Query(description="Held on or after (YYYY-MM-DD)")] = None,
-    held_to: Annotated[str | None, Query(description="Held on or before (YYYY-MM-DD)")] = None,
+    kind: Annotated[str | None, Query(pattern=CODE_PATTERN, description="Filter by kind")] = None,
+    held_from: Annotated[
+        str | None, Query(pattern=DATE_PATTERN, description="Held on or after (YYYY-MM-DD)")
+    ] = None,
+    held_to: Annotated[
+        str | None, Query(pattern=DATE_PATTERN, description="Held on or before (YYYY-MM-DD)")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size")] = 50,
     offset: Annotated[int, Query(ge=0, le=2**63 - 1, description="Offset")] = 0,
 ) -> MeetingPage:
@@ -59,6 +64,6 @@ def meeting_list(
 
 
 @router.get("/{meeting_id}", summary="会議の詳細", dependencies=[Depends(permit("read_meeting"))])
-def meeting_detail(meeting_id: str, actor: CurrentActor, app: App) -> MeetingView:
+def meeting_detail(meeting_id: PathId, actor: CurrentActor, app: App) -> MeetingView:
     """Return one meeting."""
     return MeetingView.model_validate(get_meeting(app.engine, actor, meeting_id, app.keys))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query
@@ -10,6 +9,7 @@ from fastapi.responses import Response
 
 from service.api.deps import App, CurrentActor, GuardedRoute, permit
 from service.api.problems import PROBLEMS
+from service.api.schemas.common import BusinessDate
 from service.api.schemas.registers import StateReport
 from service.reports.state_report import as_csv, flat_figures
 
@@ -37,11 +37,12 @@ def state_report(
     actor: CurrentActor,
     app: App,
     period_from: Annotated[
-        dt.date | None,
+        BusinessDate | None,
         Query(alias="from", description="First day (default: the first day of this month)"),
     ] = None,
     period_to: Annotated[
-        dt.date | None, Query(alias="to", description="Last day, inclusive (default: today)")
+        BusinessDate | None,
+        Query(alias="to", description="Last day, inclusive (default: today)"),
     ] = None,
     format: Annotated[
         Literal["json", "csv"] | None, Query(description="json or csv (else by Accept)")

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
-from pydantic import AnyHttpUrl, BaseModel, Field, field_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    Field,
+    StringConstraints,
+    UrlConstraints,
+    field_validator,
+)
 
-from service.api.deps import App, CurrentActor, GuardedRoute, permit
+from service.api.deps import App, CurrentActor, GuardedRoute, PathId, permit
 from service.api.problems import PROBLEMS
-from service.api.schemas.common import Strict
+from service.api.schemas.common import Id, ShortText, Strict
 from service.domain.labels import EVENT_LABELS
 from service.integration import webhooks
 
@@ -18,17 +26,21 @@ router = APIRouter(
 )
 
 _EVENT_TYPES = ", ".join(EVENT_LABELS)
+URL_MAX = 2083  # the longest URL browsers and proxies are known to pass on
 
 
 class WebhookCreate(Strict):
     """A webhook endpoint of the tenant's case system."""
 
-    url: AnyHttpUrl = Field(description="Where events are POSTed (http or https)")
-    event_types: list[str] = Field(
+    url: Annotated[AnyHttpUrl, UrlConstraints(max_length=URL_MAX)] = Field(
+        description="Where events are POSTed (http or https, ≤ 2083 characters)"
+    )
+    event_types: list[Annotated[str, StringConstraints(max_length=64)]] = Field(
         default_factory=list,
+        max_length=len(EVENT_LABELS),
         description=f"Event types to send; empty sends every type ({_EVENT_TYPES})",
     )
-    secret: str | None = Field(
+    secret: ShortText | None = Field(
         default=None,
         min_length=16,
         max_length=200,
@@ -64,7 +76,7 @@ class WebhookCreated(WebhookPublic):
 class DeadLetterReplay(Strict):
     """Which dead letters to send again."""
 
-    subscription_id: str | None = Field(default=None, description="Only this subscription's")
+    subscription_id: Id | None = Field(default=None, description="Only this subscription's")
 
 
 class DeadLettersReplayed(BaseModel):
@@ -111,7 +123,7 @@ def list_webhooks(actor: CurrentActor, app: App) -> list[WebhookPublic]:
     summary="Webhook の削除",
     dependencies=[Depends(permit("manage_webhooks"))],
 )
-def delete_webhook(subscription_id: str, actor: CurrentActor, app: App) -> Response:
+def delete_webhook(subscription_id: PathId, actor: CurrentActor, app: App) -> Response:
     """Stop sending to the endpoint; what it has not received yet is cancelled."""
     webhooks.delete_subscription(app.engine, actor.municipality_id, subscription_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from service.api.deps import App, CurrentActor, GuardedRoute, permit, settings
 from service.api.problems import PROBLEMS
+from service.api.schemas.common import ID_PATTERN, BusinessDate
 from service.settings import Settings
 
 router = APIRouter(
@@ -52,7 +53,8 @@ Kind = Annotated[
 ]
 OverdueOnly = Annotated[bool, Query(description="Only items whose due date has passed")]
 AsOf = Annotated[
-    dt.date | None, Query(description="Compute for this day instead of today (planning ahead)")
+    BusinessDate | None,
+    Query(description="Compute for this day instead of today (planning ahead)"),
 ]
 NoContactDays = Annotated[
     int | None,
@@ -74,7 +76,9 @@ def municipality_worklist(
     app: App,
     config: Config,
     kind: Kind = None,
-    agency_id: Annotated[str | None, Query(description="Only this agency's items")] = None,
+    agency_id: Annotated[
+        str | None, Query(pattern=ID_PATTERN, description="Only this agency's items")
+    ] = None,
     overdue_only: OverdueOnly = False,
     as_of: AsOf = None,
     no_contact_days: NoContactDays = None,

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
+from pydantic_core import PydanticCustomError
 
 from service.domain.values import (
     MEETING_KIND_LABELS,
@@ -36,10 +47,65 @@ def labelled(enum: type[StrEnum], labels: dict[str, str], description: str) -> A
     return Annotated[enum, WithJsonSchema(schema)]
 
 
+# --- bounded input: every string, list and date of a request has a limit (README, "Limits") ---
+
+ID_MAX = 64
+# Ids are agency, person, consent, meeting, host and case ids: `demo-coordinator`, `member-1`,
+# `consent-1`, UUIDs. Letters, digits and `. _ : -`, starting with a letter or a digit.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+# Filters of the list endpoints that name a state, a kind or a status.
+CODE_PATTERN = r"^[a-z][a-z_]{0,63}$"
+DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+SHORT_TEXT_MAX = 200
+MAX_VERSION = 2**31 - 1  # versions are INTEGER columns
+FREE_TEXT_MAX = 4000
+LIST_MAX = 50
+MEETING_LIST_MAX = 100
+HOUSEHOLD_MAX = 30
+# A fixed window rather than one around "today": a body is valid or not whatever day it is
+# sent (idempotent retries, queued submissions), and validation runs before the app's clock is
+# reached. Birth dates need the early end; anything past the late end is a typo.
+EARLIEST_DATE = dt.date(1900, 1, 1)
+LATEST_DATE = dt.date(2100, 12, 31)
+
+# C0 and C1 control characters (NUL included) and DEL; free text may hold tabs and line breaks.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _refusing(control: re.Pattern[str]) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        found = control.search(value)
+        if found is not None:
+            raise PydanticCustomError(
+                "control_character",
+                "control characters are not allowed (found U+{code})",
+                {"code": f"{ord(found.group()):04X}"},
+            )
+        return value
+
+    return check
+
+
+Id = Annotated[str, StringConstraints(max_length=ID_MAX, pattern=ID_PATTERN)]
+ShortText = Annotated[
+    str, StringConstraints(max_length=SHORT_TEXT_MAX), AfterValidator(_refusing(_CONTROL))
+]
+FreeText = Annotated[
+    str, StringConstraints(max_length=FREE_TEXT_MAX), AfterValidator(_refusing(_CONTROL_IN_TEXT))
+]
+BusinessDate = Annotated[dt.date, Field(ge=EARLIEST_DATE, le=LATEST_DATE)]
+Ids = Annotated[list[Id], Field(max_length=LIST_MAX)]
+ShortTexts = Annotated[list[ShortText], Field(max_length=LIST_MAX)]
+BusinessDates = Annotated[list[BusinessDate], Field(max_length=LIST_MAX)]
+
+
 class Strict(BaseModel):
     """Base of request bodies: unknown fields are refused (no mass assignment)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The strings not typed as Id, ShortText or FreeText are enums and URLs; the cap is a
+    # backstop should a plain `str` field be added.
+    model_config = ConfigDict(extra="forbid", str_max_length=FREE_TEXT_MAX)
 
 
 RoleField = labelled(Role, ROLE_LABELS, "Role of an agency")
@@ -103,6 +169,7 @@ ExpectedVersion = Annotated[
     Field(
         default=None,
         ge=1,
+        le=MAX_VERSION,
         description="The case version the command was prepared against; a stale one is refused "
         "(409). The `If-Match` header does the same and answers 412.",
     ),

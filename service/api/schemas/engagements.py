@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from service.api.schemas.common import Strict
+from service.api.schemas.common import (
+    LIST_MAX,
+    MAX_VERSION,
+    BusinessDate,
+    BusinessDates,
+    FreeText,
+    Id,
+    ShortText,
+    ShortTexts,
+    Strict,
+)
 from service.api.schemas.engagement_fields import ActivityField, BasisField, OutcomeCodeField
 
 # An actual-cost payment to a host is far below this; larger figures are input errors.
@@ -15,10 +24,9 @@ MAX_PAYMENT_YEN = 1_000_000_000
 Party = Literal["person", "host"]
 PARTY_DESCRIPTION = "person=本人, host=受け入れ先"
 Notes = Annotated[
-    str,
+    FreeText,
     Field(
         default="",
-        max_length=4000,
         description="Free-text notes: personal data, sealed at rest and shown only to readers "
         "with a basis for the person",
     ),
@@ -28,6 +36,7 @@ EngagementVersion = Annotated[
     Field(
         default=None,
         ge=1,
+        le=MAX_VERSION,
         description="The engagement version the command was prepared against; a stale one is "
         "refused (409). The `If-Match` header does the same and answers 412.",
     ),
@@ -38,16 +47,16 @@ class EngagementStart(Strict):
     """Start outreach or participation support (R-PAR-1, R-DEC-3, R-OUT-3)."""
 
     basis: BasisField = Field(description="support_decision or early_start")
-    reason: str = Field(default="", description="Why early support is needed (early starts)")
-    started_on: dt.date = Field(description="Start date")
+    reason: FreeText = Field(default="", description="Why early support is needed (early starts)")
+    started_on: BusinessDate = Field(description="Start date")
 
 
 class OutreachActivityCreate(Strict):
     """One outreach activity (R-OUT-2); before consent only its facts, no notes (R-OUT-3)."""
 
     kind: ActivityField = Field(description="Activity")
-    on: dt.date = Field(description="Date")
-    agency_id: str | None = Field(
+    on: BusinessDate = Field(description="Date")
+    agency_id: Id | None = Field(
         default=None,
         deprecated=True,
         description="The agency that acted is always the caller's (from the credential); if "
@@ -55,7 +64,7 @@ class OutreachActivityCreate(Strict):
     )
     outcome: OutcomeCodeField = Field(description="Outcome code")
     contact_made: bool = Field(description="Whether contact with the person was made (R-SUS-2)")
-    person_id: str = Field(default="person", description="The person the activity concerns")
+    person_id: Id = Field(default="person", description="The person the activity concerns")
     notes: Notes
     expected_version: EngagementVersion
 
@@ -63,8 +72,8 @@ class OutreachActivityCreate(Strict):
 class EngagementIntakeCreate(Strict):
     """The participation provider's intake (R-PAR-2)."""
 
-    on: dt.date = Field(description="Date")
-    concerns: list[str] = Field(default_factory=list, description="Concerns (vocabulary)")
+    on: BusinessDate = Field(description="Date")
+    concerns: ShortTexts = Field(default_factory=list, description="Concerns (vocabulary)")
     notes: Notes
     expected_version: EngagementVersion
 
@@ -72,8 +81,8 @@ class EngagementIntakeCreate(Strict):
 class EngagementAssessmentCreate(Strict):
     """The participation provider's assessment (R-PAR-2)."""
 
-    on: dt.date = Field(description="Date")
-    domains: list[str] = Field(default_factory=list, description="Domains assessed")
+    on: BusinessDate = Field(description="Date")
+    domains: ShortTexts = Field(default_factory=list, description="Domains assessed")
     notes: Notes
     expected_version: EngagementVersion
 
@@ -84,20 +93,22 @@ class EngagementRole(Strict):
     party: Literal["provider", "coordinator", "agency", "host", "person"] = Field(
         description="Kind of party"
     )
-    agency_id: str | None = Field(default=None, description="Agency, where the party is one")
-    role: str = Field(description="What the party does")
+    agency_id: Id | None = Field(default=None, description="Agency, where the party is one")
+    role: ShortText = Field(description="What the party does")
 
 
 class EngagementPlanCreate(Strict):
     """A plan version of the service (R-OUT-4, R-PAR-2, R-PLN-1)."""
 
-    goals: list[str] = Field(
+    goals: ShortTexts = Field(
         default_factory=list, description="Goals (participation: connection with society)"
     )
-    policy: str = Field(default="", description="Support policy")
-    roles: list[EngagementRole] = Field(default_factory=list, description="役割分担")
-    monitoring_dates: list[dt.date] = Field(default_factory=list, description="Monitoring dates")
-    menus: list[str] = Field(
+    policy: FreeText = Field(default="", description="Support policy")
+    roles: list[EngagementRole] = Field(
+        default_factory=list, max_length=LIST_MAX, description="役割分担"
+    )
+    monitoring_dates: BusinessDates = Field(default_factory=list, description="Monitoring dates")
+    menus: ShortTexts = Field(
         default_factory=list, description="Participation menus, e.g. 就労体験, 居場所, 住まい"
     )
     expected_version: EngagementVersion
@@ -106,16 +117,16 @@ class EngagementPlanCreate(Strict):
 class EngagementMeetingReference(Strict):
     """Approve the service's plan or re-plan at its meeting (R-MTG-5 A/B)."""
 
-    meeting_id: str = Field(description="The meeting whose agenda item for this service approved")
+    meeting_id: Id = Field(description="The meeting whose agenda item for this service approved")
     expected_version: EngagementVersion
 
 
 class HostMatchCreate(Strict):
     """Match the person to a registered host (R-PAR-3)."""
 
-    host_id: str = Field(description="Host of the municipality's register")
-    menu: str = Field(description="What the person does there, e.g. 農作業の就労体験")
-    starts_on: dt.date = Field(description="First day")
+    host_id: Id = Field(description="Host of the municipality's register")
+    menu: ShortText = Field(description="What the person does there, e.g. 農作業の就労体験")
+    starts_on: BusinessDate = Field(description="First day")
     notes: Notes
     expected_version: EngagementVersion
 
@@ -123,7 +134,7 @@ class HostMatchCreate(Strict):
 class SettlingInCreate(Strict):
     """Settling-in support for the person or the host (定着支援, R-PAR-3)."""
 
-    on: dt.date = Field(description="Date")
+    on: BusinessDate = Field(description="Date")
     party: Party = Field(description=PARTY_DESCRIPTION)
     notes: Notes
     expected_version: EngagementVersion
@@ -132,7 +143,7 @@ class SettlingInCreate(Strict):
 class FollowUpCreate(Strict):
     """A follow-up visit of the person or the host (フォローアップ, R-PAR-3)."""
 
-    on: dt.date = Field(description="Date")
+    on: BusinessDate = Field(description="Date")
     party: Party = Field(description=PARTY_DESCRIPTION)
     contact_made: bool = Field(default=True, description="Whether contact was made")
     connection_stable: bool | None = Field(
@@ -145,23 +156,23 @@ class FollowUpCreate(Strict):
 class CostPaymentCreate(Strict):
     """An actual-cost payment to a host (実費の支払, R-PAR-3)."""
 
-    host_id: str = Field(description="Host paid")
+    host_id: Id = Field(description="Host paid")
     amount_yen: int = Field(
         le=MAX_PAYMENT_YEN, description="Amount in yen (at least 1, at most 1,000,000,000)"
     )
-    period_from: dt.date = Field(description="First day of the period paid for")
-    period_to: dt.date = Field(description="Last day of the period paid for")
-    purpose: str = Field(description="What the payment covers")
-    paid_on: dt.date = Field(description="Date paid")
+    period_from: BusinessDate = Field(description="First day of the period paid for")
+    period_to: BusinessDate = Field(description="Last day of the period paid for")
+    purpose: ShortText = Field(description="What the payment covers")
+    paid_on: BusinessDate = Field(description="Date paid")
     expected_version: EngagementVersion
 
 
 class EngagementClosureCreate(Strict):
     """Close the service at a closure meeting (R-MTG-5 C, R-PAR-4)."""
 
-    meeting_id: str = Field(description="The closure meeting")
-    evaluation: str = Field(default="", description="Evaluation of the service")
-    next_contact_due: dt.date | None = Field(
+    meeting_id: Id = Field(description="The closure meeting")
+    evaluation: FreeText = Field(default="", description="Evaluation of the service")
+    next_contact_due: BusinessDate | None = Field(
         default=None, description="Participation: first periodic contact after closure (R-PAR-4)"
     )
     expected_version: EngagementVersion
@@ -170,17 +181,17 @@ class EngagementClosureCreate(Strict):
 class EngagementSuspensionCreate(Strict):
     """Suspend the service at a suspension meeting (R-MTG-5 D, R-SUS-1)."""
 
-    meeting_id: str = Field(description="The suspension meeting")
-    reason: str = Field(description="Why contact is considered completely lost")
+    meeting_id: Id = Field(description="The suspension meeting")
+    reason: FreeText = Field(description="Why contact is considered completely lost")
     expected_version: EngagementVersion
 
 
 class EngagementResumptionCreate(Strict):
     """Resume the service after closure or suspension (R-SUS-3)."""
 
-    reason: str = Field(description="What changed")
-    resumed_on: dt.date = Field(description="Date")
-    contact_restored_on: dt.date | None = Field(
+    reason: FreeText = Field(description="What changed")
+    resumed_on: BusinessDate = Field(description="Date")
+    contact_restored_on: BusinessDate | None = Field(
         default=None, description="Required after a suspension: when contact returned"
     )
     expected_version: EngagementVersion
@@ -189,9 +200,9 @@ class EngagementResumptionCreate(Strict):
 class PeriodicContactCreate(Strict):
     """Periodic contact after closure (定期的な連絡, R-PAR-4)."""
 
-    on: dt.date = Field(description="Date")
+    on: BusinessDate = Field(description="Date")
     contact_made: bool = Field(description="Whether contact was made")
-    next_contact_due: dt.date | None = Field(description="Next contact due (required)")
+    next_contact_due: BusinessDate | None = Field(description="Next contact due (required)")
     notes: Notes
     expected_version: EngagementVersion
 

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, WithJsonSchema
 
 from service.api.schemas.common import (
+    MAX_VERSION,
+    MEETING_LIST_MAX,
+    BusinessDate,
+    FreeText,
+    Id,
     MeetingFormatField,
     MeetingKindField,
     OutcomeField,
     RoleField,
+    ShortText,
+    ShortTexts,
     Strict,
     TimingField,
 )
@@ -37,7 +43,7 @@ AgendaServiceField = Annotated[
 class Participant(Strict):
     """A participant of a meeting (R-MTG-2)."""
 
-    agency_id: str = Field(description="Agency")
+    agency_id: Id = Field(description="Agency")
     role: RoleField = Field(description="Role of the agency")
     attended: bool = Field(default=True, description="Whether it attended")
 
@@ -45,10 +51,13 @@ class Participant(Strict):
 class AgendaItem(Strict):
     """One case on the agenda, with its own timing and outcome (R-MTG-5, R-MTG-7)."""
 
-    case_id: str = Field(description="Case")
+    case_id: Id = Field(description="Case")
     timing: TimingField = Field(description="Timing")
     plan_version: int | None = Field(
-        default=None, ge=1, description="Plan version decided (required at the four timings)"
+        default=None,
+        ge=1,
+        le=MAX_VERSION,
+        description="Plan version decided (required at the four timings)",
     )
     outcome: OutcomeField = Field(description="Outcome")
     service: AgendaServiceField = Field(
@@ -56,23 +65,25 @@ class AgendaItem(Strict):
         description="The service whose plan is decided: the case's own coordination plan, or "
         "its outreach or participation plan (R-OUT-4, R-PAR-5); one item per case and service",
     )
-    note: str = Field(default="", description="Note")
+    note: FreeText = Field(default="", description="Note")
 
 
 class MeetingCreate(Strict):
     """Record a held meeting (重層的支援会議 / 支援会議 / ケース会議)."""
 
     kind: MeetingKindField = Field(description="Kind of meeting")
-    held_on: dt.date = Field(description="開催日")
+    held_on: BusinessDate = Field(description="開催日")
     meeting_format: MeetingFormatField = Field(description="対面 or オンライン (R-MTG-4)")
-    title: str = Field(default="", description="e.g. 第3回重層的支援会議")
-    reused_council: str | None = Field(
+    title: ShortText = Field(default="", description="e.g. 第3回重層的支援会議")
+    reused_council: ShortText | None = Field(
         default=None, description="Existing council reused (地域ケア会議, 支援調整会議…, R-MTG-4)"
     )
-    participants: list[Participant] = Field(description="Participants")
+    participants: list[Participant] = Field(max_length=MEETING_LIST_MAX, description="Participants")
     person_attended: bool = Field(default=False, description="Whether the person attended")
-    agenda: list[AgendaItem] = Field(default_factory=list, description="Cases and outcomes")
-    resource_shortages: list[str] = Field(
+    agenda: list[AgendaItem] = Field(
+        default_factory=list, max_length=MEETING_LIST_MAX, description="Cases and outcomes"
+    )
+    resource_shortages: ShortTexts = Field(
         default_factory=list, description="Shortages of social resources (role C, R-MTG-3)"
     )
 

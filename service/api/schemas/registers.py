@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, WithJsonSchema
 
-from service.api.schemas.common import ExpectedVersion, Strict
+from service.api.schemas.common import (
+    BusinessDate,
+    ExpectedVersion,
+    FreeText,
+    ShortText,
+    ShortTexts,
+    Strict,
+)
 from service.domain.community_issue import ISSUE_STATUS_LABELS, IssueStatus
 from service.domain.host import HOST_KIND_LABELS, HostKind
 
@@ -28,6 +34,8 @@ HostKindField = Annotated[
     HostKind,
     WithJsonSchema(_labelled_schema(HostKind, HOST_KIND_LABELS, "Kind of host (R-PAR-3)")),
 ]
+# A host takes people in one by one; a capacity beyond this is an input error (and an INTEGER).
+MAX_CAPACITY = 100_000
 IssueStatusField = Annotated[
     IssueStatus,
     WithJsonSchema(
@@ -39,39 +47,43 @@ IssueStatusField = Annotated[
 class HostContact(Strict):
     """The business contact of the host organisation (not personal data)."""
 
-    organisation: str = Field(default="", description="Organisation (法人・団体名)")
-    department: str = Field(default="", description="Department or desk (担当部署)")
-    phone: str = Field(default="", description="Business phone")
-    email: str = Field(default="", description="Business e-mail")
-    address: str = Field(default="", description="Business address")
+    organisation: ShortText = Field(default="", description="Organisation (法人・団体名)")
+    department: ShortText = Field(default="", description="Department or desk (担当部署)")
+    phone: ShortText = Field(default="", description="Business phone")
+    email: ShortText = Field(default="", description="Business e-mail")
+    address: ShortText = Field(default="", description="Business address")
 
 
 class HostCreate(Strict):
     """Register a host (受け入れ先) of participation support (R-PAR-3)."""
 
-    name: str = Field(min_length=1, max_length=200, description="名称")
+    name: ShortText = Field(min_length=1, description="名称")
     kind: HostKindField = Field(description="種別: what the host offers")
-    capacity: int | None = Field(default=None, ge=0, description="受け入れ可能人数")
+    capacity: int | None = Field(
+        default=None, ge=0, le=MAX_CAPACITY, description="受け入れ可能人数"
+    )
     contact: HostContact = Field(default_factory=HostContact, description="連絡先")
-    fields_of_activity: list[str] = Field(default_factory=list, description="活動分野")
+    fields_of_activity: ShortTexts = Field(default_factory=list, description="活動分野")
 
 
 class HostChange(Strict):
     """Change some fields of a host; fields left out keep their value (R-PAR-3)."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200, description="名称")
+    name: ShortText | None = Field(default=None, min_length=1, description="名称")
     kind: HostKindField | None = Field(default=None, description="種別")
-    capacity: int | None = Field(default=None, ge=0, description="受け入れ可能人数")
+    capacity: int | None = Field(
+        default=None, ge=0, le=MAX_CAPACITY, description="受け入れ可能人数"
+    )
     contact: HostContact | None = Field(default=None, description="連絡先 (replaces the old one)")
-    fields_of_activity: list[str] | None = Field(default=None, description="活動分野")
+    fields_of_activity: ShortTexts | None = Field(default=None, description="活動分野")
     expected_version: ExpectedVersion
 
 
 class HostRetirement(Strict):
     """Take a host out of matching; it stays in the register (R-PAR-3)."""
 
-    retired_on: dt.date = Field(description="Date")
-    reason: str = Field(min_length=1, description="Reason")
+    retired_on: BusinessDate = Field(description="Date")
+    reason: FreeText = Field(min_length=1, description="Reason")
     expected_version: ExpectedVersion
 
 
@@ -113,8 +125,8 @@ class IssueStatusChange(Strict):
     """Move a community issue along its development work (R-RES-1)."""
 
     status: IssueStatusField = Field(description="New status")
-    note: str = Field(min_length=1, description="What was done or decided")
-    changed_on: dt.date = Field(description="Date")
+    note: FreeText = Field(min_length=1, description="What was done or decided")
+    changed_on: BusinessDate = Field(description="Date")
     expected_version: ExpectedVersion
 
 

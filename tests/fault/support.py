@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -13,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import select
 
 from service.application.kasane import Kasane
-from service.persistence.tables import READ_MODEL_TABLES, projection_tracking
+from tests.golden.history import read_models
 
 KASANE = Path(sys.executable).parent / "kasane"
 CENTER = {"X-API-Key": "dev-center"}
@@ -104,16 +102,6 @@ class LiveServer:
 
 
 def read_model_snapshot(app: Kasane) -> dict[str, Any]:
-    """Every read-model row and the tracked position; sealed personal data compared by content
-    (its nonces differ per sealing)."""
-    with app.engine.connect() as conn:
-        tables: dict[str, Any] = {
-            t.name: sorted(tuple(r) for r in conn.execute(select(t)).all())
-            for t in READ_MODEL_TABLES
-        }
-        tables["personal_data"] = [
-            (case_id, person_id, app.keys.unseal(case_id, json.loads(doc), "read-model"))
-            for case_id, person_id, doc in tables["personal_data"]
-        ]
-        tables["tracking"] = conn.execute(select(projection_tracking.c.position)).scalars().all()
-    return tables
+    """Every read-model row and the tracked position; sealed data compared opened (its nonces
+    differ per sealing)."""
+    return read_models(app)

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
-
-from sqlalchemy import select
 
 from service.application.kasane import Kasane
 from service.domain.values import Actor, MeetingKind, Role
-from service.persistence.sealing import open_fields
-from service.persistence.tables import READ_MODEL_TABLES, projection_tracking
-from tests.golden.history import SEALED_DOCUMENTS
+from tests.golden.history import read_models
 
 COORDINATOR = Actor("demo-city", "demo-coordinator", Role.coordinator)
 MUNICIPALITY = Actor("demo-city", "demo-city-welfare", Role.municipality)
@@ -31,26 +26,8 @@ PLAN = {
 
 
 def _snapshot(app: Kasane) -> dict[str, Any]:
-    """Every view row; sealed personal data compared by content (nonces differ per sealing)."""
-    with app.engine.connect() as conn:
-        tables = {
-            t.name: sorted(tuple(r) for r in conn.execute(select(t)).all())
-            for t in READ_MODEL_TABLES
-        }
-        tables["personal_data"] = [
-            (case_id, person_id, app.keys.unseal(case_id, json.loads(doc), "read-model"))
-            for case_id, person_id, doc in tables["personal_data"]
-        ]
-        for t in READ_MODEL_TABLES:
-            if t.name in SEALED_DOCUMENTS:  # text sealed in place: compared opened
-                rows = [dict(r._mapping) for r in conn.execute(select(t)).all()]
-                for row in rows:
-                    stream = row.get("case_id") or row.get("meeting_id") or row["issue_id"]
-                    document = json.loads(row["document"])
-                    row["document"] = open_fields(app.keys, stream, document, None, "read-model")
-                tables[t.name] = sorted(rows, key=lambda r: json.dumps(r, sort_keys=True))
-        tables["tracking"] = conn.execute(select(projection_tracking.c.position)).scalars().all()
-    return tables
+    """Every view row; sealed data compared opened (nonces differ per sealing)."""
+    return read_models(app)
 
 
 def _run_case(app: Kasane, n: int) -> None:

@@ -14,6 +14,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from tests.e2e.support import (
     participant,
     post,
 )
+from tests.integration.test_webhooks import Receiver, drain, receiver
 
 Json = dict[str, Any]
 RUN = "mk"  # every marker starts with it: `mk:<field>:`
@@ -340,6 +342,7 @@ def outreach_key(make_api_key: Callable[[str, Role], str]) -> str:
 
 def test_issue_11_marker_sweep_every_route_every_role(
     client: TestClient,
+    receiver: Receiver,
     outreach_key: str,
     database_url: str,
     caplog: pytest.LogCaptureFixture,
@@ -349,7 +352,7 @@ def test_issue_11_marker_sweep_every_route_every_role(
     subscribed = ok(
         client.post(
             "/webhooks",
-            json={"url": "https://receiver.example.jp/kasane"},
+            json={"url": receiver.url},
             headers={**as_(CITY), "Idempotency-Key": "sweep-subscription"},
         ),
         201,
@@ -386,6 +389,12 @@ def test_issue_11_marker_sweep_every_route_every_role(
         everything = read_everything(client, key, life)
         seen = set().union(*leaks(m.every, everything).values())
         assert m.every <= seen, (key, everything[f"/cases/{life.case_id}?{{}}"])
+
+    # Webhook bodies, as a loopback receiver gets them.
+    drain(create_engine(database_url), datetime.now(UTC))
+    delivered = receiver.delivered()
+    assert {d["subject"] for d in delivered} >= {life.case_id, *life.meetings}
+    assert found(m.every, json.dumps(delivered, ensure_ascii=False)) == set()
 
     # Nowhere else: logs, the webhook outbox, stored idempotency answers, the database.
     assert found(m.every, caplog.text) == set()
@@ -480,3 +489,6 @@ def raw_database_bytes(database_url: str) -> bytes:
     path = Path(database_url.split("///", 1)[1])
     files = [path, path.with_name(path.name + "-wal")]
     return b"".join(p.read_bytes() for p in files if p.exists())
+
+
+_ = receiver  # the loopback receiver's fixture, used by name

@@ -8,7 +8,7 @@ from functools import cached_property, partial
 from typing import Any, TypeVar, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, Repository
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Mapper
 from eventsourcing.utils import Environment
@@ -110,6 +110,19 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
         self.keys = KeyStore(engine, self._master_key)
         return SealingMapper(self.construct_transcoder(), self.keys)
 
+    def construct_repository(self) -> Repository[UUID]:
+        """The library's repository, whose every load looks each person's key up once (a replay
+        opens many sealed fields of the same persons)."""
+        repository = super().construct_repository()
+        get, keys = repository.get, self.keys
+
+        def get_with_keys_scoped(*args: Any, **kwargs: Any) -> Any:
+            with keys.scope():
+                return get(*args, **kwargs)
+
+        repository.get = get_with_keys_scoped  # type: ignore[method-assign]
+        return repository
+
     # --- plumbing -----------------------------------------------------------------------------
 
     def _commit(self, *aggregates: Aggregate) -> None:
@@ -146,8 +159,7 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
         if tenant_of(self.engine, uid) != actor.municipality_id:
             raise not_found
         try:
-            with self.keys.scope():  # each person's key looked up once for the whole replay
-                aggregate: Any = self.repository.get(uid, projector_func=project_events)
+            aggregate: Any = self.repository.get(uid, projector_func=project_events)
         except AggregateNotFoundError:
             raise not_found from None
         if not isinstance(aggregate, cls) or aggregate.municipality_id != actor.municipality_id:  # type: ignore[attr-defined]

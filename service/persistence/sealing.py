@@ -157,11 +157,11 @@ class SealingMapper(Mapper[UUID]):
             sealed = self.keys.seal(case_id, MAIN_PERSON, narrative, f"{context}-assessment-{i}")
             assessments.append({**facts, "narrative": sealed})
         case["assessments"] = assessments
-        return dict(seal_fields(self.keys, case_id, case, None, context, MAIN_PERSON))
+        return seal_in_bundles(self.keys, case_id, case, context)
 
     def _open_case(self, case_id: str, context: str, case: Json) -> Json:
         """Open what `_seal_case` sealed (an erased person reads as erased)."""
-        case = dict(open_fields(self.keys, case_id, case, None, context))
+        case = open_bundles(self.keys, case_id, case, context)
         case["person"] = self.keys.unseal(case_id, case["person"], context)
         case["household"] = [
             self.keys.unseal(case_id, member, context) for member in case["household"]
@@ -239,3 +239,49 @@ def open_fields(keys: KeyStore, stream: str, value: Any, kind: str | None, conte
         return item
 
     return transform(value, visit, kind)
+
+
+# Where a snapshot keeps its sealed bundles, and the mark left at each field's place.
+BUNDLES, REF = "__bundles__", "__ref__"
+
+
+def seal_in_bundles(keys: KeyStore, case_id: str, state: Json, context: str) -> Json:
+    """Seal a snapshot's protected fields as one bundle per person (field path → value), each
+    field's place marked by its path: a long case's snapshot costs one encryption a person,
+    not one a field."""
+    bundles: dict[str, Json] = {}
+
+    def visit(path: str, cls: Any, item: Any, subject: Subject) -> Any:
+        if not has_content(item) or is_marker(item):
+            return item
+        bundles.setdefault(subject.person_id, {})[path] = item
+        return {REF: path}
+
+    marked: Json = transform(state, visit, None, MAIN_PERSON)
+    marked[BUNDLES] = [
+        keys.seal(case_id, person_id, fields, f"{context}:bundle")
+        for person_id, fields in sorted(bundles.items())
+    ]
+    return marked
+
+
+def open_bundles(keys: KeyStore, case_id: str, state: Json, context: str) -> Json:
+    """Put back what `seal_in_bundles` sealed (an erased person's fields read as erased)."""
+    state = dict(state)
+    values: dict[str, Any] = {}
+    for sealed in state.pop(BUNDLES, []):
+        opened = keys.unseal(case_id, sealed, f"{context}:bundle")
+        if isinstance(opened, dict) and opened.get("erased") is True and "person_id" in opened:
+            erased = {"person_id": opened["person_id"], "erased": True}
+            values[f"erased:{opened['person_id']}"] = erased
+        else:
+            values.update(opened)
+
+    def visit(path: str, cls: Any, item: Any, subject: Subject) -> Any:
+        if isinstance(item, dict) and set(item) == {REF}:
+            erased = values.get(f"erased:{subject.person_id}")
+            return values.get(path, erased)
+        return item
+
+    opened_state: Json = transform(state, visit, None, MAIN_PERSON)
+    return opened_state

@@ -331,6 +331,9 @@ class Idempotency:
         if status >= 500:
             if not keyed.committed and keyed.replay is None:
                 await run_in_threadpool(release, engine, keyed)
+        elif keyed.replay is not None and not 200 <= status < 300:
+            # A committed command's answer is a success: anything else is not kept over it.
+            logger.error("idempotency: a committed outcome rendered as %d", status)
         else:
             kept = Stored(
                 status, [(k, v) for k, v in headers if k.lower() in _KEPT_HEADERS], response.body

@@ -1,4 +1,5 @@
-"""The `kasane` command: migrate, serve, diagram, openapi, projections, keys, verify, workflows."""
+"""The `kasane` command: migrate, serve, diagram, openapi, projections, keys, verify, workflows,
+idempotency."""
 
 from __future__ import annotations
 
@@ -272,6 +273,27 @@ def _webhooks(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _add_idempotency_commands(sub: Any) -> None:
+    keys = sub.add_parser("idempotency", help="Idempotency-Key records")
+    actions = keys.add_subparsers(dest="action", required=True)
+    actions.add_parser("purge", help="delete expired keys and leases whose owner is gone")
+
+
+def _idempotency(settings: Settings) -> int:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import create_engine
+
+    from service.api.idempotency import purge_expired
+
+    engine = create_engine(settings.database_url)
+    try:
+        print(f"{purge_expired(engine, datetime.now(UTC))} key(s) purged")
+    finally:
+        engine.dispose()
+    return 0
+
+
 def _add_report_command(sub: Any) -> None:
     report = sub.add_parser("report", help="the state report of a period (R-RPT-1)")
     report.add_argument("--from", dest="period_from", required=True, help="first day, YYYY-MM-DD")
@@ -493,6 +515,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_webhook_commands(sub)
     _add_workflow_commands(sub)
     _add_report_command(sub)
+    _add_idempotency_commands(sub)
     args = parser.parse_args(argv)
 
     from service.settings import get_settings
@@ -550,6 +573,8 @@ def main(argv: list[str] | None = None) -> int:
         return _workflows(args, settings)
     elif args.command == "report":
         return _report(args, settings)
+    elif args.command == "idempotency":
+        return _idempotency(settings)
     return 0
 
 

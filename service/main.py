@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from service import logs
-from service.api import errors, middleware
+from service.api import errors, idempotency, middleware
 from service.api.routers import access_log, audit, case_reads, cases, meetings, workflow
 from service.api.routers import community_issues as community_issue_routes
 from service.api.routers import engagements as engagement_routes
@@ -19,7 +19,6 @@ from service.api.routers import webhooks as webhook_routes
 from service.api.routers import worklists as worklist_routes
 from service.application.kasane import Kasane
 from service.clock import Clock
-from service.integration import idempotency
 from service.integration.webhooks import background_dispatcher
 from service.persistence.database import check_database, engine_options
 from service.security.authenticator import start_authenticator

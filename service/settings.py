@@ -114,6 +114,11 @@ class Settings(BaseSettings):
         description="Base64 of the 32-byte master key that wraps the per-person data keys",
     )
     idempotency_ttl_hours: int = Field(default=24, description="Hours an Idempotency-Key is kept")
+    idempotency_lease_seconds: float = Field(
+        default=10.0,
+        description="How long a running keyed request holds its key: a retry after it runs again "
+        "unless the first committed",
+    )
     webhook_max_attempts: int = Field(
         default=8, description="Failed deliveries of one webhook event before it is dead-lettered"
     )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from eventsourcing.application import AggregateNotFoundError
 
+from service.application import idempotent
 from service.application.involvement import InvolvementChecks
 from service.domain.case import SupportCase
 from service.domain.engagement import ServiceEngagement, engagement_id, notes_context
@@ -53,7 +54,7 @@ class EngagementCommands(InvolvementChecks):
         keys: KeyStore
         clock: Clock
 
-        def _commit(self, *aggregates: Aggregate) -> None: ...
+        def _commit(self, *aggregates: Aggregate, outcome: Any = None) -> None: ...
 
         def _load(self, cls: type[T], actor: Actor, aggregate_id: str, what: str) -> T: ...
 
@@ -127,6 +128,10 @@ class EngagementCommands(InvolvementChecks):
         started_on: str,
     ) -> EngagementResult:
         """Start outreach or participation support after the decision or early with a reason."""
+        if (
+            replayed := idempotent.replayed(idempotent.replay_result(EngagementResult))
+        ) is not None:
+            return cast(EngagementResult, replayed)
         authorize(actor.role, f"{service}.start")
         case = self.load_case(actor, case_id)
         self.ensure_involved(actor, case, f"{service}.start")
@@ -142,8 +147,9 @@ class EngagementCommands(InvolvementChecks):
             )
         engagement = ServiceEngagement.begin(actor, case, service, basis, reason, started_on)
         # An early start is recorded on the case too: both are saved in one transaction.
-        self._commit(*[a for a in (case, engagement) if a.pending_events])
-        return _result(engagement, {"case_version": case.version})
+        result = _result(engagement, {"case_version": case.version})
+        self._commit(*[a for a in (case, engagement) if a.pending_events], outcome=result)
+        return result
 
     # --- commands on a started engagement ---------------------------------------------------------
 
@@ -156,6 +162,10 @@ class EngagementCommands(InvolvementChecks):
         expected_version: int | None,
         change: Callable[[SupportCase, ServiceEngagement], Any],
     ) -> EngagementResult:
+        if (
+            replayed := idempotent.replayed(idempotent.replay_result(EngagementResult))
+        ) is not None:
+            return cast(EngagementResult, replayed)
         authorize(actor.role, f"{service}.{command}")
         case = self.load_case(actor, case_id)
         self.ensure_involved(actor, case, f"{service}.{command}")
@@ -166,8 +176,9 @@ class EngagementCommands(InvolvementChecks):
                 f"{engagement.version}"
             )
         extra = change(case, engagement)
-        self._commit(engagement)
-        return _result(engagement, extra or {})
+        result = _result(engagement, extra or {})
+        self._commit(engagement, outcome=result)
+        return result
 
     def _sealed(
         self, case: SupportCase, engagement: ServiceEngagement, record: Json, person_id: str
@@ -388,6 +399,9 @@ def _consented(case: SupportCase, person_id: str) -> bool:
     if not case.has_application_for_use:
         return False
     return person_id == "person" or bool(case.active_consents(person_id))
+
+
+_REPLAY = idempotent.replay_result(EngagementResult)
 
 
 def _result(engagement: ServiceEngagement, extra: Json) -> EngagementResult:

@@ -10,6 +10,10 @@ If any write of a group fails, the whole transaction rolls back and each command
 is written again in a transaction of its own, so a failure (e.g. an expected-version conflict)
 reaches only the command that caused it. The aggregates' pending events are put back before
 that second attempt, since saving the first time collected them.
+
+A failure may be ambiguous (the connection lost during COMMIT): each command may bring a
+`committed` look-up, asked before its writes are retried or its error is raised. A group is
+one transaction, so if one of its commands is found committed, all of them are.
 """
 
 from __future__ import annotations
@@ -23,13 +27,17 @@ from eventsourcing.domain import Aggregate
 from sqlalchemy.orm import Session
 
 Write = Callable[[Session], None]
+Committed = Callable[[BaseException], bool]  # did the write that failed so commit after all?
 
 
 class _Command:
     """One command's writes, waiting for its group to commit."""
 
-    def __init__(self, write: Write, aggregates: Sequence[Aggregate]) -> None:
+    def __init__(
+        self, write: Write, aggregates: Sequence[Aggregate], committed: Committed | None = None
+    ) -> None:
         self.write = write
+        self.committed = committed
         self.pending = [(a, list(a.pending_events)) for a in aggregates]
         self.done = False
         self.error: BaseException | None = None
@@ -56,9 +64,11 @@ class GroupCommit:
         self._queue: list[_Command] = []
         self._leading = False
 
-    def submit(self, write: Write, aggregates: Sequence[Aggregate]) -> None:
+    def submit(
+        self, write: Write, aggregates: Sequence[Aggregate], committed: Committed | None = None
+    ) -> None:
         """Write in a committed transaction; raise what the write raised."""
-        command = _Command(write, aggregates)
+        command = _Command(write, aggregates, committed)
         with self._lock:
             self._queue.append(command)
             while not command.done:
@@ -86,6 +96,8 @@ class GroupCommit:
         try:
             self._attempt(group)
         except BaseException as exc:
+            if _committed_after_all(group, exc):
+                return
             if len(group) == 1:
                 group[0].error = exc
                 return
@@ -94,7 +106,8 @@ class GroupCommit:
                 try:
                     self._attempt([command])
                 except BaseException as single:
-                    command.error = single
+                    if not _committed_after_all([command], single):
+                        command.error = single
 
     def _attempt(self, group: list[_Command]) -> None:
         try:
@@ -103,3 +116,11 @@ class GroupCommit:
                     command.write(session)
         finally:
             self._settle()
+
+
+def _committed_after_all(group: list[_Command], error: BaseException) -> bool:
+    """Resolve an ambiguous failure by looking the outcome up (the first command that can)."""
+    for command in group:
+        if command.committed is not None:
+            return command.committed(error)
+    return False

@@ -10,13 +10,24 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, Repository
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Mapper
+from eventsourcing.persistence import (
+    InfrastructureFactory,
+    IntegrityError,
+    InterfaceError,
+    Mapper,
+    OperationalError,
+    PersistenceError,
+)
 from eventsourcing.utils import Environment
 from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError as SQLAlchemyInterfaceError
+from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from service.application import idempotent
 from service.application.engagements import EngagementCommands
 from service.application.group_commit import GroupCommit
 from service.application.registers import RegisterCommands
@@ -42,6 +53,13 @@ Json = dict[str, Any]
 # A case's state is saved as a (sealed) snapshot every this many events: loading it replays at
 # most this many events, however long its history (bench/README.md, replay and growth).
 SNAPSHOT_INTERVAL = 50
+# Errors after which a COMMIT may or may not have happened: looked up before answering.
+_AMBIGUOUS = (
+    OperationalError,
+    InterfaceError,
+    SQLAlchemyOperationalError,
+    SQLAlchemyInterfaceError,
+)
 
 
 def project_events(aggregate: Any, domain_events: Iterable[Any]) -> Any:
@@ -125,9 +143,17 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
 
     # --- plumbing -----------------------------------------------------------------------------
 
-    def _commit(self, *aggregates: Aggregate) -> None:
+    def _commit(self, *aggregates: Aggregate, outcome: Any = None) -> None:
         """Save the aggregates' events with their keys, index, outbox and read models, in one
-        transaction shared with concurrent commands (group commit); return once committed."""
+        transaction shared with concurrent commands (group commit); return once committed.
+
+        Under an Idempotency-Key the key's outcome (`outcome`, else the first aggregate's id and
+        version) is written in the same transaction (service/application/idempotent.py).
+        """
+        keyed = idempotent.current.get()  # read here: the group's leader may be another thread
+        if keyed is not None and keyed.replay is not None:
+            raise RuntimeError("a replayed command must not be written again")
+        kept = idempotent.outcome_of(outcome or aggregates[0]) if keyed is not None else None
 
         def write(session: Session) -> None:
             for aggregate in aggregates:
@@ -140,13 +166,48 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
             index_recordings(session, aggregates, recordings)
             webhooks.enqueue(session, aggregates, recordings)
             runner.apply_saved(session, aggregates, ids, self.keys)
+            if keyed is not None and kept is not None:
+                idempotent.record(session, keyed, kept)
 
+        last = [(a.id, a.pending_events[-1]) for a in aggregates if a.pending_events]
         try:
-            self._group_commit.submit(write, aggregates)
+            self._group_commit.submit(write, aggregates, partial(self._stored, last, keyed))
         except IntegrityError:
             raise VersionConflict(
                 "another change to this case was saved first; reload and retry"
             ) from None
+        if keyed is not None:
+            keyed.committed = True
+
+    def _stored(
+        self,
+        last: list[tuple[UUID, Any]],
+        keyed: idempotent.KeyedCommand | None,
+        error: BaseException,
+    ) -> bool:
+        """Whether a write that failed with `error` was committed after all (a connection lost
+        during COMMIT): looked up by the key's outcome, else by each aggregate's last event."""
+        if not isinstance(error, _AMBIGUOUS):
+            return False
+        try:
+            if keyed is not None:
+                return idempotent.committed(self.engine.connect, keyed)
+            for originator_id, event in last:
+                version = event.originator_version
+                found = self.recorder.select_events(originator_id, gt=version - 1, lte=version)
+                if (
+                    not found
+                    or _timestamp(self.mapper.to_domain_event(found[0])) != event.timestamp
+                ):
+                    return False
+            return bool(last)
+        except (PersistenceError, SQLAlchemyError):
+            return False  # still unreachable: answered as unavailable, the client retries
+
+    def _replayed_aggregate(self) -> Any | None:
+        """The aggregate a replayed keyed command committed, at the version it committed."""
+        with self.keys.scope():
+            return idempotent.replayed(idempotent.replay_aggregate(self.repository.get))
 
     def _load(self, cls: type[T], actor: Actor, aggregate_id: str, what: str) -> T:
         not_found = NotFound(f"{what} {aggregate_id} not found")
@@ -182,6 +243,8 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
         expected_version: int | None,
         change: Callable[[SupportCase], Any],
     ) -> CaseResult:
+        if (replayed := idempotent.replayed(idempotent.replay_result(CaseResult))) is not None:
+            return cast(CaseResult, replayed)
         authorize(actor.role, command)
         case = self.load_case(actor, case_id)
         self.ensure_involved(actor, case, command)
@@ -190,14 +253,15 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
                 f"expected version {expected_version}, the case is at version {case.version}"
             )
         extra = change(case)
-        self._commit(case)
-        return CaseResult(
+        result = CaseResult(
             case_id=str(case.id),
             version=case.version,
             state=case.state,
             allowed_commands=case.allowed_commands,
             extra=extra or {},
         )
+        self._commit(case, outcome=result)
+        return result
 
     # --- commands -----------------------------------------------------------------------------
 
@@ -205,6 +269,8 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
         self, actor: Actor, referral: Json, person: Json, household: list[Json]
     ) -> CaseResult:
         """Open a case from a referral or direct consultation (R-INT-1)."""
+        if (replayed := idempotent.replayed(idempotent.replay_result(CaseResult))) is not None:
+            return cast(CaseResult, replayed)
         authorize(actor.role, "refer_case")
         if actor.role in REFERRER_ROLES:
             # A referring agency refers as itself: the referrer comes from the credential.
@@ -214,8 +280,9 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
                 "referrer_kind": str(actor.role),
             }
         case = SupportCase.refer(actor, referral, person, household)
-        self._commit(case)
-        return CaseResult(str(case.id), case.version, case.state, case.allowed_commands)
+        result = CaseResult(str(case.id), case.version, case.state, case.allowed_commands)
+        self._commit(case, outcome=result)
+        return result
 
     def record_explanation(
         self, actor: Actor, case_id: str, ev: int | None, **kw: Any
@@ -388,6 +455,8 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
         self, actor: Actor, kind: MeetingKind, agenda: list[Json], **kw: Any
     ) -> Meeting:
         """Record a held meeting with its agenda of cases (R-MTG-1..7, R-CON-2)."""
+        if (replayed := self._replayed_aggregate()) is not None:
+            return cast(Meeting, replayed)
         authorize(actor.role, "record_meeting")
         cases = [self.load_case(actor, item["case_id"]) for item in agenda]
         for case in cases:
@@ -465,6 +534,10 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
             with self.keys.scope():  # one aggregate's batch: each key looked up once
                 events = [(n.id, self.mapper.to_domain_event(n)) for n in notifications]
             yield from events
+
+
+def _timestamp(event: Any) -> Any:
+    return event.timestamp
 
 
 class _Factory(SQLAlchemyFactory):

@@ -130,6 +130,11 @@ idempotency_keys = Table(
     Column("response_headers", Text, nullable=True),
     Column("created_at", String(40), nullable=False),
     Column("expires_at", String(40), nullable=False),
+    # The request running under the key, until its lease expires (service/api/idempotency.py).
+    Column("owner", String(36), nullable=True),
+    Column("lease_expires_at", String(40), nullable=True),
+    # Written with the command's events: what the answer is rendered from.
+    Column("outcome", Text, nullable=True),
 )
 
 webhook_subscriptions = Table(

@@ -12,7 +12,7 @@ from httpx import Response
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 
-from service.integration.idempotency import purge_expired
+from service.api.idempotency import purge_expired
 from service.main import create_app
 from service.persistence.tables import idempotency_keys
 from service.settings import Settings

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+import service
 from service.application.kasane import Kasane
 from tests.golden.history import read_models
 
@@ -56,7 +57,15 @@ class LiveServer:
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.workdir = workdir
         self.log_path = workdir / "server.log"
-        self.env = {**os.environ, "KASANE_DATABASE_URL": database_url, **env}
+        # The server runs the code under test, also when another checkout is installed.
+        source = str(Path(service.__file__).resolve().parents[1])
+        path = os.pathsep.join(p for p in (source, os.environ.get("PYTHONPATH")) if p)
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": path,
+            "KASANE_DATABASE_URL": database_url,
+            **env,
+        }
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
 

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import column, create_engine, select, table
 
 from service.application.kasane import Kasane
-from service.persistence.tables import event_index
+from service.persistence.tables import event_index, idempotency_keys
 from tests.fault.support import (
     CASE,
     CENTER,
@@ -32,6 +32,7 @@ ACKNOWLEDGED = 2_000  # commands the clients must see acknowledged
 KILLS = 6
 CLIENTS = 4
 CASES_PER_CLIENT = 10
+RETRIES = 600  # a keyed command's tries (409 while a dead process's lease runs: 2 s here)
 
 
 class AckLog:
@@ -73,33 +74,57 @@ def _drive(
     done: threading.Event,
     lost: Counter[str],
 ) -> None:
-    """One client: explanations on its own cases, each with a unique marker in its note."""
+    """One client: explanations on its own cases, each with a unique marker in its note.
+
+    Every other command carries an Idempotency-Key (its marker) and is retried with the same
+    key until it is answered, through the kills; the others are given up when cut off.
+    """
     sent = 0
     client = httpx.Client(base_url=server.base_url, timeout=30)
     try:
         while not done.is_set():
             case_id = case_ids[sent % len(case_ids)]
             marker = f"c{number}-{sent}"
+            keyed = sent % 2 == 0
+            headers = {**CENTER, "Idempotency-Key": marker} if keyed else CENTER
             sent += 1
-            try:
-                response = client.post(
-                    f"/cases/{case_id}/explanations", json=explanation(marker), headers=CENTER
-                )
-            except httpx.TransportError:
-                # Killed while the command was in flight: it may or may not be saved, but it
-                # was never acknowledged. Wait for the restart; a new command gets a new marker.
-                with log.lock:
-                    lost["in flight"] += 1
-                client.close()
-                up.wait(timeout=60)
-                client = httpx.Client(base_url=server.base_url, timeout=30)
-                continue
-            if response.status_code == 200:
-                log.append(case_id, response.json()["version"], marker)
-            else:
-                assert response.status_code == 503, response.text  # a busy database: retry
+            for attempt in range(RETRIES):
+                try:
+                    response = client.post(
+                        f"/cases/{case_id}/explanations", json=explanation(marker), headers=headers
+                    )
+                except httpx.TransportError:
+                    # Killed while the command was in flight: it may or may not be saved, but
+                    # it was never acknowledged. Wait for the restart.
+                    with log.lock:
+                        lost["keyed retried" if keyed else "in flight"] += 1
+                    client.close()
+                    up.wait(timeout=60)
+                    client = httpx.Client(base_url=server.base_url, timeout=30)
+                    if keyed:
+                        continue  # the same key: stored once, or run now
+                    break  # a new command gets a new marker
+                if keyed and response.status_code == 409:
+                    # The killed process's lease on the key: runs out within seconds.
+                    problem = response.json()["code"]
+                    assert problem == "idempotency_request_in_progress", response.text
+                    with log.lock:
+                        lost["lease waited"] += 1
+                    time.sleep(0.1 * int(response.headers["retry-after"]))
+                    continue
+                if response.status_code == 200:
+                    log.append(case_id, response.json()["version"], marker)
+                    if keyed and attempt:
+                        with log.lock:
+                            lost["keyed completed after retry"] += 1
+                    break
+                assert response.status_code == 503, response.text  # a busy database
                 with log.lock:
                     lost["busy"] += 1
+                if not keyed:
+                    break
+            else:
+                raise AssertionError(f"{marker} never answered after {RETRIES} tries")
     finally:
         client.close()
 
@@ -110,9 +135,18 @@ def test_acknowledged_commands_survive_repeated_sigkill_of_the_server(
 ) -> None:
     """≥ 2,000 acknowledged commands over ≥ 5 SIGKILLs at seeded random moments: every
     acknowledged command is stored once at its acknowledged version, no event is duplicated,
-    `kasane verify` finds the hash chain intact, and the read models equal a rebuild."""
+    `kasane verify` finds the hash chain intact, and the read models equal a rebuild.
+
+    Issue #12: half the commands carry an Idempotency-Key and are retried with it after a
+    connection error; every one of them completes, stored once with the answer it got, and no
+    key is left in progress."""
     rng = random.Random(SEED)
-    server = LiveServer(database_url, tmp_path, KASANE_RATE_LIMIT_PER_MINUTE="0")
+    server = LiveServer(
+        database_url,
+        tmp_path,
+        KASANE_RATE_LIMIT_PER_MINUTE="0",
+        KASANE_IDEMPOTENCY_LEASE_SECONDS="2",
+    )
     server.start()
     log = AckLog(tmp_path / "acknowledged.log")
     with httpx.Client(base_url=server.base_url, timeout=30) as setup:
@@ -180,6 +214,22 @@ def test_acknowledged_commands_survive_repeated_sigkill_of_the_server(
         assert stored.get(marker) == (case_id, version), f"acknowledged {marker} is lost"
     # Commands cut off in flight may be stored or not; nothing else is stored.
     assert len(stored) - len(acknowledged) <= lost["in flight"]
+
+    # Keyed commands: half of them, each acknowledged (the retried ones too, stored once at the
+    # version first answered, as checked above); every key answered, none left in progress.
+    keyed_markers = {m for _, _, m in acknowledged if int(m.split("-")[1]) % 2 == 0}
+    assert len(keyed_markers) >= len(acknowledged) // 2 - CLIENTS
+    assert lost["keyed retried"] >= 1 and lost["keyed completed after retry"] >= 1, lost
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(select(idempotency_keys)).all()
+    finally:
+        engine.dispose()
+    assert {r.key for r in rows} == keyed_markers
+    stuck = [r.key for r in rows if r.status_code is None]
+    assert stuck == [], f"{len(stuck)} key(s) stuck in progress"
+    assert all(r.status_code == 200 and r.outcome is not None for r in rows)
 
     # One index row per stored event, no more, no fewer; the hash chains verify.
     engine = create_engine(database_url)

@@ -139,3 +139,26 @@ def test_a_single_failing_command_raises_its_own_error() -> None:
     with pytest.raises(ValueError, match="bad-alone"):
         _group(store).submit(_write(store, "bad-alone"), [])
     assert store.committed == [] and store.settled == 1
+
+
+def test_an_ambiguous_failure_is_looked_up_before_any_retry() -> None:
+    """Issue #12: the connection lost during COMMIT of a group that did commit: the commands'
+    look-up says so, and none is written again (which would answer a false conflict)."""
+    store = _Store()
+    real = store.transaction
+    failures = iter([True])
+
+    @contextmanager
+    def lost_after_commit() -> Iterator[list[str]]:
+        with real() as buffer:
+            yield buffer
+        if next(failures, False):
+            raise ConnectionError("lost during COMMIT")
+
+    group = GroupCommit(lost_after_commit, store.settle)
+    group.submit(_write(store, "c1"), [], lambda error: "c1" in store.committed)
+    assert store.committed == ["c1"] and len(store.transactions) == 1
+
+    failures = iter([True])
+    with pytest.raises(ConnectionError):  # not committed after all: the error stands
+        group.submit(_write(store, "c2"), [], lambda error: False)

@@ -28,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.api.database_errors import database_error_response
 from service.api.deps import current_actor
 from service.api.errors import Unauthenticated, problem
 from service.domain.values import Actor
@@ -188,6 +189,15 @@ class Idempotency:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the request once per key; answer retries from the store."""
+        try:
+            await self._serve(scope, receive, send)
+        except SQLAlchemyError as exc:  # the key's own queries: nothing was sent yet (buffered)
+            response = database_error_response(exc)
+            if response is None:
+                raise
+            await response(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _UNSAFE:
             await self.app(scope, receive, send)
             return

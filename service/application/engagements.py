@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from eventsourcing.application import AggregateNotFoundError
 
 from service.application.involvement import InvolvementChecks
+from service.application.retry import on_fresh_version
 from service.domain.case import SupportCase
 from service.domain.engagement import ServiceEngagement, engagement_id, notes_context
 from service.domain.errors import GateRefused, NotFound, RuleViolation, VersionConflict
@@ -157,17 +158,21 @@ class EngagementCommands(InvolvementChecks):
         change: Callable[[SupportCase, ServiceEngagement], Any],
     ) -> EngagementResult:
         authorize(actor.role, f"{service}.{command}")
-        case = self.load_case(actor, case_id)
-        self.ensure_involved(actor, case, f"{service}.{command}")
-        engagement = self._engagement_of(case, service)
-        if expected_version is not None and expected_version != engagement.version:
-            raise VersionConflict(
-                f"expected version {expected_version}, the {service} support is at version "
-                f"{engagement.version}"
-            )
-        extra = change(case, engagement)
-        self._commit(engagement)
-        return _result(engagement, extra or {})
+
+        def attempt() -> EngagementResult:
+            case = self.load_case(actor, case_id)
+            self.ensure_involved(actor, case, f"{service}.{command}")
+            engagement = self._engagement_of(case, service)
+            if expected_version is not None and expected_version != engagement.version:
+                raise VersionConflict(
+                    f"expected version {expected_version}, the {service} support is at version "
+                    f"{engagement.version}"
+                )
+            extra = change(case, engagement)
+            self._commit(engagement)
+            return _result(engagement, extra or {})
+
+        return on_fresh_version(expected_version, attempt)
 
     def _sealed(
         self, case: SupportCase, engagement: ServiceEngagement, record: Json, person_id: str

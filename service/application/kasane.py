@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from service.application.engagements import EngagementCommands
 from service.application.group_commit import GroupCommit
 from service.application.registers import RegisterCommands
+from service.application.retry import on_fresh_version
 from service.application.worklists import WorklistQueries
 from service.clock import Clock, SystemClock
 from service.domain.case import SupportCase
@@ -171,21 +172,25 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
         change: Callable[[SupportCase], Any],
     ) -> CaseResult:
         authorize(actor.role, command)
-        case = self.load_case(actor, case_id)
-        self.ensure_involved(actor, case, command)
-        if expected_version is not None and expected_version != case.version:
-            raise VersionConflict(
-                f"expected version {expected_version}, the case is at version {case.version}"
+
+        def attempt() -> CaseResult:
+            case = self.load_case(actor, case_id)
+            self.ensure_involved(actor, case, command)
+            if expected_version is not None and expected_version != case.version:
+                raise VersionConflict(
+                    f"expected version {expected_version}, the case is at version {case.version}"
+                )
+            extra = change(case)
+            self._commit(case)
+            return CaseResult(
+                case_id=str(case.id),
+                version=case.version,
+                state=case.state,
+                allowed_commands=case.allowed_commands,
+                extra=extra or {},
             )
-        extra = change(case)
-        self._commit(case)
-        return CaseResult(
-            case_id=str(case.id),
-            version=case.version,
-            state=case.state,
-            allowed_commands=case.allowed_commands,
-            extra=extra or {},
-        )
+
+        return on_fresh_version(expected_version, attempt)
 
     # --- commands -----------------------------------------------------------------------------
 

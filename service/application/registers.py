@@ -13,6 +13,7 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from sqlalchemy import Integer, LargeBinary, Text, column, select, table
 from sqlalchemy.engine import Connection
 
+from service.application.retry import on_fresh_version
 from service.domain.community_issue import (
     ISSUE_STATUS_LABELS,
     CommunityIssue,
@@ -117,10 +118,14 @@ class RegisterCommands:
     ) -> Host:
         """Change a host's name, kind, capacity, contact or fields of activity (R-PAR-3)."""
         authorize(actor.role, "update_host")
-        host = self._host_at(actor, host_id, expected_version)
-        host.update(actor, changes)
-        self._commit(host)
-        return host
+
+        def attempt() -> Host:
+            host = self._host_at(actor, host_id, expected_version)
+            host.update(actor, changes)
+            self._commit(host)
+            return host
+
+        return on_fresh_version(expected_version, attempt)
 
     def retire_host(
         self,
@@ -133,10 +138,14 @@ class RegisterCommands:
     ) -> Host:
         """Take a host out of matching; it stays in the register (R-PAR-3)."""
         authorize(actor.role, "retire_host")
-        host = self._host_at(actor, host_id, expected_version)
-        host.retire(actor, retired_on=retired_on, reason=reason)
-        self._commit(host)
-        return host
+
+        def attempt() -> Host:
+            host = self._host_at(actor, host_id, expected_version)
+            host.retire(actor, retired_on=retired_on, reason=reason)
+            self._commit(host)
+            return host
+
+        return on_fresh_version(expected_version, attempt)
 
     def read_host(self, actor: Actor, host_id: str) -> Host:
         """Return one host of the actor's municipality (R-PAR-3)."""
@@ -194,14 +203,18 @@ class RegisterCommands:
     ) -> CommunityIssue:
         """Move a community issue along its development work (R-RES-1)."""
         authorize(actor.role, "change_community_issue_status")
-        issue = self.load_community_issue(actor, issue_id_)
-        if expected_version is not None and expected_version != issue.version:
-            raise VersionConflict(
-                f"expected version {expected_version}, the issue is at version {issue.version}"
-            )
-        issue.change_status(actor, status=status, note=note, changed_on=changed_on)
-        self._commit(issue)
-        return issue
+
+        def attempt() -> CommunityIssue:
+            issue = self.load_community_issue(actor, issue_id_)
+            if expected_version is not None and expected_version != issue.version:
+                raise VersionConflict(
+                    f"expected version {expected_version}, the issue is at version {issue.version}"
+                )
+            issue.change_status(actor, status=status, note=note, changed_on=changed_on)
+            self._commit(issue)
+            return issue
+
+        return on_fresh_version(expected_version, attempt)
 
     # --- the state report (R-RPT-1) --------------------------------------------------------------
 

@@ -80,7 +80,8 @@ def ready(request: Request) -> dict[str, str] | Response:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         check_migrated(engine)
-        check_writable(engine)
+        # No longer than a command would wait for the lock, and at most a second.
+        check_writable(engine, min(1_000, request.app.state.settings.db_sqlite_busy_timeout_ms))
     except DatabaseNotReady as exc:
         return NOT_MIGRATED.answer(exc)
     except SQLAlchemyError as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from typing import Any, TypeVar, cast
@@ -14,6 +14,7 @@ from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Map
 from eventsourcing.utils import Environment
 from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
+from sqlalchemy import false, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -113,21 +114,32 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
 
     # --- plumbing -----------------------------------------------------------------------------
 
-    def _commit(self, *aggregates: Aggregate) -> None:
+    def _commit(
+        self, *aggregates: Aggregate, refresh: Callable[[], Sequence[Aggregate]] | None = None
+    ) -> None:
         """Save the aggregates' events with their keys, index, outbox and read models, in one
-        transaction shared with concurrent commands (group commit); return once committed."""
+        transaction shared with concurrent commands (group commit); return once committed.
+
+        `refresh` (a command without an expected version) loads and decides again: it replaces
+        the aggregates when another writer saved one of them after it was loaded. That is
+        checked inside the transaction, holding the events' write lock, so the second decision
+        can't lose the race again (a fresh load after a conflict could, to a writer in a loop).
+        """
 
         def write(session: Session) -> None:
-            for aggregate in aggregates:
+            saving = aggregates
+            if refresh is not None and self._saved_since_loaded(session, aggregates):
+                saving = tuple(refresh())
+            for aggregate in saving:
                 if isinstance(aggregate, SupportCase):
                     self.keys.ensure(session, str(aggregate.id), aggregate.person_ids)
                 elif isinstance(aggregate, Meeting | CommunityIssue):
                     self.keys.ensure(session, str(aggregate.id), [STREAM_SUBJECT])
-            recordings = self.save(*aggregates)
+            recordings = self.save(*saving)
             ids = [r.notification.id for r in recordings]
-            index_recordings(session, aggregates, recordings)
-            webhooks.enqueue(session, aggregates, recordings)
-            runner.apply_saved(session, aggregates, ids, self.keys)
+            index_recordings(session, saving, recordings)
+            webhooks.enqueue(session, saving, recordings)
+            runner.apply_saved(session, saving, ids, self.keys)
 
         try:
             self._group_commit.submit(write, aggregates)
@@ -135,6 +147,26 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
             raise VersionConflict(
                 "another change to this case was saved first; reload and retry"
             ) from None
+
+    def _saved_since_loaded(self, session: Session, aggregates: Sequence[Aggregate]) -> bool:
+        """Take the events' write lock, then tell whether an aggregate has events stored after
+        the version it was loaded at (another writer saved first)."""
+        recorder = cast(CoreApplicationRecorder, self.recorder)
+        table = recorder.events_record_cls.__table__
+        if session.get_bind().dialect.name == "postgresql":
+            recorder._lock_table(session)  # the lock the insert takes anyway, taken earlier
+        else:  # SQLite: a write that changes nothing takes the database's write lock
+            session.execute(update(table).where(false()).values(originator_version=0))
+        for aggregate in aggregates:
+            loaded = aggregate.version - len(aggregate.pending_events)
+            stored = session.scalar(
+                select(func.max(table.c.originator_version)).where(
+                    table.c.originator_id == aggregate.id
+                )
+            )
+            if (stored or 0) != loaded:
+                return True
+        return False
 
     def _load(self, cls: type[T], actor: Actor, aggregate_id: str, what: str) -> T:
         not_found = NotFound(f"{what} {aggregate_id} not found")
@@ -172,16 +204,21 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
         change: Callable[[SupportCase], Any],
     ) -> CaseResult:
         authorize(actor.role, command)
+        decided: list[tuple[SupportCase, Any]] = []  # the last decision is the one saved
 
-        def attempt() -> CaseResult:
+        def decide() -> list[Aggregate]:
             case = self.load_case(actor, case_id)
             self.ensure_involved(actor, case, command)
             if expected_version is not None and expected_version != case.version:
                 raise VersionConflict(
                     f"expected version {expected_version}, the case is at version {case.version}"
                 )
-            extra = change(case)
-            self._commit(case)
+            decided.append((case, change(case)))
+            return [case]
+
+        def attempt() -> CaseResult:
+            self._commit(*decide(), refresh=decide if expected_version is None else None)
+            case, extra = decided[-1]
             return CaseResult(
                 case_id=str(case.id),
                 version=case.version,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -11,6 +13,9 @@ R = TypeVar("R")
 
 # Tries of a command that named no expected version, when other writers keep saving first.
 TRIES = 3
+# Longest pause before a second try, doubled before each further one; a random part of it is
+# slept, so that two writers that collided don't collide again in step.
+BACKOFF_SECONDS = 0.01
 
 
 def on_fresh_version(expected_version: int | None, attempt: Callable[[], R]) -> R:
@@ -26,4 +31,5 @@ def on_fresh_version(expected_version: int | None, attempt: Callable[[], R]) -> 
         except VersionConflict:
             if n == tries:
                 raise
+            time.sleep(random.uniform(0, BACKOFF_SECONDS * 2 ** (n - 1)))
     raise AssertionError("unreachable")  # pragma: no cover

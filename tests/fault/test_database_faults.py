@@ -13,17 +13,20 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, func, select, text
+from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
 
 from service.main import create_app
+from service.persistence.migrate import upgrade
 from service.persistence.tables import event_index
 from service.settings import Settings
 from tests.databases import is_sqlite
 from tests.fault.support import CASE, CENTER, CITY, explanation, read_model_snapshot
+from tests.pgcluster import PostgresCluster
 
 BUSY_TIMEOUT = 0.5  # seconds: short, so that holding the lock three times as long is quick
 MARGIN = 0.75  # seconds a loaded two-core machine may add to a request
+DATABASE_CODES = {"database_unavailable", "database_busy", "statement_timeout", "storage_full"}
 
 
 def _sqlite_only(database_url: str) -> None:
@@ -196,3 +199,80 @@ def test_database_errors_are_classified_by_cause() -> None:
             assert failure is not None and failure.code == code, (code, error)
             assert failure.status == 503 and failure.retry_after >= 1
     assert classify(ValueError("not the database")) is None
+
+
+@pytest.mark.slow
+def test_postgresql_stopped_under_load_answers_503_everywhere_and_resumes_by_itself(
+    postgres_server_url: str,
+) -> None:
+    """A PostgreSQL server of its own is stopped (immediate mode, as a crash) while clients
+    send commands: every answer is 200 or a 503 problem with Retry-After, keyed or not, never
+    500; /ready fails while /health answers; once the server is back the service serves again
+    by itself (pooled dead connections are replaced), /ready first."""
+    with PostgresCluster() as cluster:
+        admin = create_engine(cluster.url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text("CREATE DATABASE kasane"))
+        admin.dispose()
+        url = make_url(cluster.url).set(database="kasane").render_as_string(hide_password=False)
+        upgrade(url)
+        settings = Settings(database_url=url, rate_limit_per_minute=0, db_connect_timeout_seconds=2)
+        with TestClient(create_app(settings)) as client:
+            # A case per writer: four writers on one case would also race for its versions.
+            cases = [client.post("/cases", json=CASE, headers=CENTER).json() for _ in range(5)]
+            case_id, *own = [c["case_id"] for c in cases]
+            assert client.get("/ready").status_code == 200
+            stop = threading.Event()
+            answers: list[httpx.Response] = []
+
+            def load(writer: int) -> None:
+                n = 0
+                while not stop.is_set():
+                    n += 1
+                    key = {"Idempotency-Key": f"load-{writer}-{n}"} if n % 2 else {}
+                    answers.append(
+                        client.post(
+                            f"/cases/{own[writer]}/explanations",
+                            json=explanation(f"{writer} {n}"),
+                            headers={**CENTER, **key},
+                        )
+                    )
+
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                writers = [pool.submit(load, w) for w in range(4)]
+                time.sleep(0.5)
+                cluster.halt()
+                time.sleep(0.5)
+                down = [
+                    client.post(
+                        f"/cases/{case_id}/explanations", json=explanation("down"), headers=h
+                    )
+                    for h in (CENTER, {**CENTER, "Idempotency-Key": "down-1"})
+                ]
+                ready_down, health_down = client.get("/ready"), client.get("/health")
+                cluster.resume()
+                deadline = time.monotonic() + 30
+                while client.get("/ready").status_code != 200:
+                    assert time.monotonic() < deadline, "the service did not become ready again"
+                    time.sleep(0.2)
+                time.sleep(0.5)  # the writers succeed again
+                stop.set()
+                for w in writers:
+                    w.result()
+
+            for response in down:
+                _problem(response, 503, "database_unavailable")
+            _problem(ready_down, 503, "database_unavailable")
+            assert health_down.status_code == 200
+            codes = {r.status_code for r in answers}
+            assert codes <= {200, 503}, [r.text for r in answers if r.status_code not in (200, 503)]
+            assert 503 in codes and answers[-1].status_code == 200
+            for response in answers:
+                if response.status_code == 503:
+                    assert response.json()["code"] in DATABASE_CODES, response.text
+                    assert int(response.headers["Retry-After"]) >= 1
+            for headers in (CENTER, {**CENTER, "Idempotency-Key": "after-1"}):
+                after = client.post(
+                    f"/cases/{case_id}/explanations", json=explanation("after"), headers=headers
+                )
+                assert after.status_code == 200, after.text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -54,7 +54,9 @@ class EngagementCommands(InvolvementChecks):
         keys: KeyStore
         clock: Clock
 
-        def _commit(self, *aggregates: Aggregate) -> None: ...
+        def _commit(
+            self, *aggregates: Aggregate, refresh: Callable[[], Sequence[Aggregate]] | None = None
+        ) -> None: ...
 
         def _load(self, cls: type[T], actor: Actor, aggregate_id: str, what: str) -> T: ...
 
@@ -159,7 +161,9 @@ class EngagementCommands(InvolvementChecks):
     ) -> EngagementResult:
         authorize(actor.role, f"{service}.{command}")
 
-        def attempt() -> EngagementResult:
+        decided: list[tuple[ServiceEngagement, Any]] = []  # the last decision is the one saved
+
+        def decide() -> list[Aggregate]:
             case = self.load_case(actor, case_id)
             self.ensure_involved(actor, case, f"{service}.{command}")
             engagement = self._engagement_of(case, service)
@@ -168,8 +172,12 @@ class EngagementCommands(InvolvementChecks):
                     f"expected version {expected_version}, the {service} support is at version "
                     f"{engagement.version}"
                 )
-            extra = change(case, engagement)
-            self._commit(engagement)
+            decided.append((engagement, change(case, engagement)))
+            return [engagement]
+
+        def attempt() -> EngagementResult:
+            self._commit(*decide(), refresh=decide if expected_version is None else None)
+            engagement, extra = decided[-1]
             return _result(engagement, extra or {})
 
         return on_fresh_version(expected_version, attempt)

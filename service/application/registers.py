@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
@@ -70,7 +70,9 @@ class RegisterCommands:
 
     if TYPE_CHECKING:
 
-        def _commit(self, *aggregates: Aggregate) -> None: ...
+        def _commit(
+            self, *aggregates: Aggregate, refresh: Callable[[], Sequence[Aggregate]] | None = None
+        ) -> None: ...
 
         def _load(self, cls: type[T], actor: Actor, aggregate_id: str, what: str) -> T: ...
 
@@ -119,11 +121,17 @@ class RegisterCommands:
         """Change a host's name, kind, capacity, contact or fields of activity (R-PAR-3)."""
         authorize(actor.role, "update_host")
 
-        def attempt() -> Host:
+        decided: list[Host] = []  # the last decision is the one saved
+
+        def decide() -> list[Aggregate]:
             host = self._host_at(actor, host_id, expected_version)
             host.update(actor, changes)
-            self._commit(host)
-            return host
+            decided.append(host)
+            return [host]
+
+        def attempt() -> Host:
+            self._commit(*decide(), refresh=decide if expected_version is None else None)
+            return decided[-1]
 
         return on_fresh_version(expected_version, attempt)
 
@@ -139,11 +147,17 @@ class RegisterCommands:
         """Take a host out of matching; it stays in the register (R-PAR-3)."""
         authorize(actor.role, "retire_host")
 
-        def attempt() -> Host:
+        decided: list[Host] = []  # the last decision is the one saved
+
+        def decide() -> list[Aggregate]:
             host = self._host_at(actor, host_id, expected_version)
             host.retire(actor, retired_on=retired_on, reason=reason)
-            self._commit(host)
-            return host
+            decided.append(host)
+            return [host]
+
+        def attempt() -> Host:
+            self._commit(*decide(), refresh=decide if expected_version is None else None)
+            return decided[-1]
 
         return on_fresh_version(expected_version, attempt)
 
@@ -204,15 +218,21 @@ class RegisterCommands:
         """Move a community issue along its development work (R-RES-1)."""
         authorize(actor.role, "change_community_issue_status")
 
-        def attempt() -> CommunityIssue:
+        decided: list[CommunityIssue] = []  # the last decision is the one saved
+
+        def decide() -> list[Aggregate]:
             issue = self.load_community_issue(actor, issue_id_)
             if expected_version is not None and expected_version != issue.version:
                 raise VersionConflict(
                     f"expected version {expected_version}, the issue is at version {issue.version}"
                 )
             issue.change_status(actor, status=status, note=note, changed_on=changed_on)
-            self._commit(issue)
-            return issue
+            decided.append(issue)
+            return [issue]
+
+        def attempt() -> CommunityIssue:
+            self._commit(*decide(), refresh=decide if expected_version is None else None)
+            return decided[-1]
 
         return on_fresh_version(expected_version, attempt)
 

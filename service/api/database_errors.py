@@ -12,10 +12,12 @@ import logging
 import sqlite3
 from dataclasses import dataclass
 
+import psycopg
 from eventsourcing.persistence import InterfaceError as StoreInterfaceError
 from eventsourcing.persistence import OperationalError as StoreOperationalError
+from eventsourcing.persistence import PersistenceError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import InterfaceError as SQLAlchemyInterfaceError
 from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -111,6 +113,8 @@ _SQLSTATE = {
 }
 _SQLSTATE_CLASS = {"08": UNAVAILABLE, "53": BUSY, "58": UNAVAILABLE, "40": BUSY}
 
+# The database layer: the event store's wrappers, SQLAlchemy's, and the drivers' own errors.
+_DATABASE = (PersistenceError, SQLAlchemyError, sqlite3.Error, psycopg.Error)
 # What a failing database raises (not a refused value, a conflict or a bug of ours).
 _OPERATIONAL = (
     SQLAlchemyOperationalError,
@@ -154,6 +158,8 @@ def _from_driver(error: BaseException) -> DatabaseFailure | None:
 
 def classify(exc: BaseException) -> DatabaseFailure | None:
     """Return the class of a database failure, or None when `exc` is not one."""
+    if not isinstance(exc, _DATABASE):
+        return None  # a bug raised while handling a database error is still a bug
     chain = _chain(exc)
     for error in chain:
         if (failure := _from_driver(error)) is not None:

@@ -199,6 +199,13 @@ def test_database_errors_are_classified_by_cause() -> None:
             assert failure is not None and failure.code == code, (code, error)
             assert failure.status == 503 and failure.retry_after >= 1
     assert classify(ValueError("not the database")) is None
+    try:  # a bug while handling a database failure is a bug, not the database's failure
+        try:
+            raise wrapped(disk_full.value)
+        except StoreOperationalError:
+            raise KeyError("bug") from None
+    except KeyError as bug:
+        assert classify(bug) is None
 
 
 @pytest.mark.slow

@@ -106,10 +106,11 @@ class GroupCommit:
         try:
             self._attempt(group)
         except BaseException as exc:
-            if len(group) == 1 or shared_failure(exc):
+            shared = shared_failure(exc)
+            if shared or len(group) == 1:
                 for command in group:
                     command.error = exc
-                if shared_failure(exc):
+                if shared:
                     self._fail_queued(exc)
                 return
             for n, command in enumerate(group):  # one at a time: the failure reaches its command

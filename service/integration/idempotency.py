@@ -189,10 +189,17 @@ class Idempotency:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the request once per key; answer retries from the store."""
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            await self._serve(scope, receive, send)
-        except SQLAlchemyError as exc:  # the key's own queries: nothing was sent yet (buffered)
-            response = database_error_response(exc)
+            await self._serve(scope, receive, tracked)
+        except SQLAlchemyError as exc:  # the key's own queries: 503 by cause, as the routes do
+            response = None if started else database_error_response(exc)
             if response is None:
                 raise
             await response(scope, receive, send)

@@ -153,6 +153,24 @@ class PostgresCluster:
             f"-k {self.tmpdir} -h 127.0.0.1 -p {self.port} -c max_connections=200"
         )
 
+    def halt(self) -> None:
+        """Stop the server as a crash would (immediate mode), keeping its data: see `resume`."""
+        self._run("pg_ctl", "-D", str(self.datadir), "-m", "immediate", "-w", "stop")
+
+    def resume(self) -> None:
+        """Start the halted server again on the same port (it recovers from its WAL)."""
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.datadir),
+            "-l",
+            str(self.logfile),
+            "-w",
+            "-o",
+            self._options(),
+            "start",
+        )
+
     def stop(self) -> None:
         """Stop the server (immediate mode) and remove the directory."""
         try:

@@ -6,12 +6,12 @@ import logging
 from typing import Any
 
 from eventsourcing.persistence import DataError as StoreDataError
-from eventsourcing.persistence import OperationalError as StoreOperationalError
+from eventsourcing.persistence import PersistenceError as StorePersistenceError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError as SQLAlchemyDataError
-from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.domain.errors import (
@@ -59,6 +59,8 @@ def _status(exc: DomainError, request: Request) -> int:
 
 def install(app: FastAPI) -> None:
     """Register the handlers that turn errors into problem documents."""
+    # Imported here, not above: database_errors answers with `problem` from this module.
+    from service.api.database_errors import database_error_response
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
@@ -97,20 +99,19 @@ def install(app: FastAPI) -> None:
             401, "unauthenticated", "認証が必要です", "a valid bearer token or API key is required"
         )
 
-    @app.exception_handler(StoreOperationalError)
-    @app.exception_handler(SQLAlchemyOperationalError)
-    async def database_busy(request: Request, exc: Exception) -> JSONResponse:
-        # A statement timeout, a lock wait or a lost connection: nothing was saved; retry later.
-        logger.warning("database unavailable: %s", type(exc).__name__)
-        response = problem(
-            503, "database_unavailable", "一時的に処理できません", "the database is busy; retry"
-        )
-        response.headers["Retry-After"] = "1"
-        return response
+    @app.exception_handler(StorePersistenceError)
+    @app.exception_handler(SQLAlchemyError)
+    async def database_failure(request: Request, exc: Exception) -> Response:
+        # A lost connection, a lock wait, a statement timeout or a full disk: the transaction
+        # rolled back, nothing was saved; 503 with Retry-After, classified by cause. Other
+        # database errors (a refused value, a conflict, a bug) keep their own answers.
+        if (response := database_error_response(exc)) is not None:
+            return response
+        if isinstance(exc, StoreDataError | SQLAlchemyDataError):
+            return invalid_data(request, exc)
+        return unexpected(request, exc)
 
-    @app.exception_handler(StoreDataError)
-    @app.exception_handler(SQLAlchemyDataError)
-    async def invalid_data(request: Request, exc: Exception) -> JSONResponse:
+    def invalid_data(request: Request, exc: Exception) -> JSONResponse:
         # A value the database refuses (too long for its column, a NUL, out of range) that got
         # past the schemas: the client's input, not a fault of ours; answered as malformed.
         route = getattr(request.scope.get("route"), "path", None)
@@ -127,7 +128,11 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def unhandled(request: Request, exc: Exception) -> Response:
+        # A database failure raised outside the routes (a middleware's own query) still is one.
+        return database_error_response(exc) or unexpected(request, exc)
+
+    def unexpected(request: Request, exc: Exception) -> JSONResponse:
         # The exception text may hold personal data: only its type is logged, never returned.
         route = getattr(request.scope.get("route"), "path", None)  # a template, never values
         logger.error("unhandled %s on %s %s", type(exc).__name__, request.method, route)

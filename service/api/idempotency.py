@@ -37,6 +37,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.api.database_errors import database_error_response
 from service.api.deps import current_actor
 from service.api.errors import Unauthenticated, problem
 from service.application.idempotent import KeyedCommand, LeaseLost, current, iso
@@ -243,6 +244,22 @@ class Idempotency:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the request once per key; answer retries from the store."""
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self._serve(scope, receive, tracked)
+        except SQLAlchemyError as exc:  # the key's own queries: 503 by cause, as the routes do
+            response = None if started else database_error_response(exc)
+            if response is None:
+                raise
+            await response(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _UNSAFE:
             await self.app(scope, receive, send)
             return

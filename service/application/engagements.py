@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -10,6 +10,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from service.application import idempotent
 from service.application.involvement import InvolvementChecks
+from service.application.retry import on_fresh_version
 from service.domain.case import SupportCase
 from service.domain.engagement import ServiceEngagement, engagement_id, notes_context
 from service.domain.errors import GateRefused, NotFound, RuleViolation, VersionConflict
@@ -54,7 +55,12 @@ class EngagementCommands(InvolvementChecks):
         keys: KeyStore
         clock: Clock
 
-        def _commit(self, *aggregates: Aggregate, outcome: Any = None) -> None: ...
+        def _commit(
+            self,
+            *aggregates: Aggregate,
+            outcome: Any = None,
+            refresh: Callable[[], Sequence[Aggregate]] | None = None,
+        ) -> None: ...
 
         def _load(self, cls: type[T], actor: Actor, aggregate_id: str, what: str) -> T: ...
 
@@ -167,18 +173,31 @@ class EngagementCommands(InvolvementChecks):
         ) is not None:
             return cast(EngagementResult, replayed)
         authorize(actor.role, f"{service}.{command}")
-        case = self.load_case(actor, case_id)
-        self.ensure_involved(actor, case, f"{service}.{command}")
-        engagement = self._engagement_of(case, service)
-        if expected_version is not None and expected_version != engagement.version:
-            raise VersionConflict(
-                f"expected version {expected_version}, the {service} support is at version "
-                f"{engagement.version}"
-            )
-        extra = change(case, engagement)
-        result = _result(engagement, extra or {})
-        self._commit(engagement, outcome=result)
-        return result
+
+        decided: list[tuple[ServiceEngagement, Any]] = []  # the last decision is the one saved
+
+        def decide() -> list[Aggregate]:
+            case = self.load_case(actor, case_id)
+            self.ensure_involved(actor, case, f"{service}.{command}")
+            engagement = self._engagement_of(case, service)
+            if expected_version is not None and expected_version != engagement.version:
+                raise VersionConflict(
+                    f"expected version {expected_version}, the {service} support is at version "
+                    f"{engagement.version}"
+                )
+            decided.append((engagement, change(case, engagement)))
+            return [engagement]
+
+        def result() -> EngagementResult:
+            engagement, extra = decided[-1]
+            return _result(engagement, extra or {})
+
+        def attempt() -> EngagementResult:
+            refresh = decide if expected_version is None else None
+            self._commit(*decide(), outcome=result, refresh=refresh)
+            return result()
+
+        return on_fresh_version(expected_version, attempt)
 
     def _sealed(
         self, case: SupportCase, engagement: ServiceEngagement, record: Json, person_id: str

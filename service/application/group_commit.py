@@ -6,14 +6,16 @@ queue up; the first of them to find no group in progress leads: it writes every 
 in one transaction and commits once. Each command still returns only after the transaction
 holding its writes has committed (durability), and from the same call as before.
 
-If any write of a group fails, the whole transaction rolls back and each command of the group
-is written again in a transaction of its own, so a failure (e.g. an expected-version conflict)
+If any write of a group fails, the whole transaction rolls back. A failure may be ambiguous
+(the connection lost during COMMIT): each command may bring a `committed` look-up, asked first;
+a group is one transaction, so if one of its commands is found committed, all of them are.
+Otherwise a failure of the database itself (a lock wait that timed out, a full disk, a lost
+connection: PEP 249's operational and interface errors) would meet every command again, so it
+fails the whole group at once, and the commands queued meanwhile with it: none waits longer
+than one lock timeout. Any other failure (an expected-version conflict, a refused value) is one
+command's: each command of the group is written again in a transaction of its own, so it
 reaches only the command that caused it. The aggregates' pending events are put back before
 that second attempt, since saving the first time collected them.
-
-A failure may be ambiguous (the connection lost during COMMIT): each command may bring a
-`committed` look-up, asked before its writes are retried or its error is raised. A group is
-one transaction, so if one of its commands is found committed, all of them are.
 """
 
 from __future__ import annotations
@@ -24,10 +26,26 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import InterfaceError as StoreInterfaceError
+from eventsourcing.persistence import OperationalError as StoreOperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 Write = Callable[[Session], None]
 Committed = Callable[[BaseException], bool]  # did the write that failed so commit after all?
+_SHARED = (
+    StoreOperationalError,
+    StoreInterfaceError,
+    OperationalError,
+    InterfaceError,
+    PoolTimeout,
+)
+
+
+def shared_failure(exc: BaseException) -> bool:
+    """Tell whether `exc` is the database's failure, met by any command, not one command's."""
+    return isinstance(exc, _SHARED) or isinstance(exc.__cause__, _SHARED)
 
 
 class _Command:
@@ -98,16 +116,34 @@ class GroupCommit:
         except BaseException as exc:
             if _committed_after_all(group, exc):
                 return
-            if len(group) == 1:
-                group[0].error = exc
+            shared = shared_failure(exc)
+            if shared or len(group) == 1:
+                for command in group:
+                    command.error = exc
+                if shared:
+                    self._fail_queued(exc)
                 return
-            for command in group:  # one at a time, so the failure reaches its command only
+            for n, command in enumerate(group):  # one at a time: the failure reaches its command
                 command.restore()
                 try:
                     self._attempt([command])
                 except BaseException as single:
-                    if not _committed_after_all([command], single):
-                        command.error = single
+                    if _committed_after_all([command], single):
+                        continue
+                    command.error = single
+                    if shared_failure(single):  # the database failed meanwhile: no more waits
+                        for rest in group[n + 1 :]:
+                            rest.error = single
+                        self._fail_queued(single)
+                        return
+
+    def _fail_queued(self, exc: BaseException) -> None:
+        # Queued while the lock wait ran: they would wait as long again for the same cause.
+        with self._lock:
+            for command in self._queue:
+                command.error = exc
+                command.done = True
+            self._queue.clear()
 
     def _attempt(self, group: list[_Command]) -> None:
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from typing import Any, TypeVar, cast
@@ -21,6 +21,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import Environment
 from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
+from sqlalchemy import false, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError as SQLAlchemyInterfaceError
 from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
@@ -31,6 +32,7 @@ from service.application import idempotent
 from service.application.engagements import EngagementCommands
 from service.application.group_commit import GroupCommit
 from service.application.registers import RegisterCommands
+from service.application.retry import on_fresh_version
 from service.application.worklists import WorklistQueries
 from service.clock import Clock, SystemClock
 from service.domain.case import SupportCase
@@ -143,33 +145,49 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
 
     # --- plumbing -----------------------------------------------------------------------------
 
-    def _commit(self, *aggregates: Aggregate, outcome: Any = None) -> None:
+    def _commit(
+        self,
+        *aggregates: Aggregate,
+        outcome: Any = None,
+        refresh: Callable[[], Sequence[Aggregate]] | None = None,
+    ) -> None:
         """Save the aggregates' events with their keys, index, outbox and read models, in one
         transaction shared with concurrent commands (group commit); return once committed.
 
-        Under an Idempotency-Key the key's outcome (`outcome`, else the first aggregate's id and
-        version) is written in the same transaction (service/application/idempotent.py).
+        Under an Idempotency-Key the key's outcome (`outcome` — a value, or a callable asked
+        after the last decision — else the first saved aggregate's id and version) is written in
+        the same transaction (service/application/idempotent.py).
+
+        `refresh` (a command without an expected version) loads and decides again: it replaces
+        the aggregates when another writer saved one of them after it was loaded. That is
+        checked inside the transaction, holding the events' write lock, so the second decision
+        can't lose the race again (a fresh load after a conflict could, to a writer in a loop).
         """
         keyed = idempotent.current.get()  # read here: the group's leader may be another thread
         if keyed is not None and keyed.replay is not None:
             raise RuntimeError("a replayed command must not be written again")
-        kept = idempotent.outcome_of(outcome or aggregates[0]) if keyed is not None else None
+        # what was saved last, for the look-up after an ambiguous failure (`_stored`)
+        last = [(a.id, a.pending_events[-1]) for a in aggregates if a.pending_events]
 
         def write(session: Session) -> None:
-            for aggregate in aggregates:
+            saving = aggregates
+            if refresh is not None and self._saved_since_loaded(session, aggregates):
+                saving = tuple(refresh())
+            for aggregate in saving:
                 if isinstance(aggregate, SupportCase):
                     self.keys.ensure(session, str(aggregate.id), aggregate.person_ids)
                 elif isinstance(aggregate, Meeting | CommunityIssue):
                     self.keys.ensure(session, str(aggregate.id), [STREAM_SUBJECT])
-            recordings = self.save(*aggregates)
+            last[:] = [(a.id, a.pending_events[-1]) for a in saving if a.pending_events]
+            recordings = self.save(*saving)
             ids = [r.notification.id for r in recordings]
-            index_recordings(session, aggregates, recordings)
-            webhooks.enqueue(session, aggregates, recordings)
-            runner.apply_saved(session, aggregates, ids, self.keys)
-            if keyed is not None and kept is not None:
-                idempotent.record(session, keyed, kept)
+            index_recordings(session, saving, recordings)
+            webhooks.enqueue(session, saving, recordings)
+            runner.apply_saved(session, saving, ids, self.keys)
+            if keyed is not None:
+                decided = outcome() if callable(outcome) else outcome
+                idempotent.record(session, keyed, idempotent.outcome_of(decided or saving[0]))
 
-        last = [(a.id, a.pending_events[-1]) for a in aggregates if a.pending_events]
         try:
             self._group_commit.submit(write, aggregates, partial(self._stored, last, keyed))
         except IntegrityError:
@@ -209,6 +227,26 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
         with self.keys.scope():
             return idempotent.replayed(idempotent.replay_aggregate(self.repository.get))
 
+    def _saved_since_loaded(self, session: Session, aggregates: Sequence[Aggregate]) -> bool:
+        """Take the events' write lock, then tell whether an aggregate has events stored after
+        the version it was loaded at (another writer saved first)."""
+        recorder = cast(CoreApplicationRecorder, self.recorder)
+        table = recorder.events_record_cls.__table__
+        if session.get_bind().dialect.name == "postgresql":
+            recorder._lock_table(session)  # the lock the insert takes anyway, taken earlier
+        else:  # SQLite: a write that changes nothing takes the database's write lock
+            session.execute(update(table).where(false()).values(originator_version=0))
+        for aggregate in aggregates:
+            loaded = aggregate.version - len(aggregate.pending_events)
+            stored = session.scalar(
+                select(func.max(table.c.originator_version)).where(
+                    table.c.originator_id == aggregate.id
+                )
+            )
+            if (stored or 0) != loaded:
+                return True
+        return False
+
     def _load(self, cls: type[T], actor: Actor, aggregate_id: str, what: str) -> T:
         not_found = NotFound(f"{what} {aggregate_id} not found")
         try:
@@ -246,22 +284,34 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
         if (replayed := idempotent.replayed(idempotent.replay_result(CaseResult))) is not None:
             return cast(CaseResult, replayed)
         authorize(actor.role, command)
-        case = self.load_case(actor, case_id)
-        self.ensure_involved(actor, case, command)
-        if expected_version is not None and expected_version != case.version:
-            raise VersionConflict(
-                f"expected version {expected_version}, the case is at version {case.version}"
+        decided: list[tuple[SupportCase, Any]] = []  # the last decision is the one saved
+
+        def decide() -> list[Aggregate]:
+            case = self.load_case(actor, case_id)
+            self.ensure_involved(actor, case, command)
+            if expected_version is not None and expected_version != case.version:
+                raise VersionConflict(
+                    f"expected version {expected_version}, the case is at version {case.version}"
+                )
+            decided.append((case, change(case)))
+            return [case]
+
+        def result() -> CaseResult:
+            case, extra = decided[-1]
+            return CaseResult(
+                case_id=str(case.id),
+                version=case.version,
+                state=case.state,
+                allowed_commands=case.allowed_commands,
+                extra=extra or {},
             )
-        extra = change(case)
-        result = CaseResult(
-            case_id=str(case.id),
-            version=case.version,
-            state=case.state,
-            allowed_commands=case.allowed_commands,
-            extra=extra or {},
-        )
-        self._commit(case, outcome=result)
-        return result
+
+        def attempt() -> CaseResult:
+            refresh = decide if expected_version is None else None
+            self._commit(*decide(), outcome=result, refresh=refresh)
+            return result()
+
+        return on_fresh_version(expected_version, attempt)
 
     # --- commands -----------------------------------------------------------------------------
 

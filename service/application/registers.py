@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from uuid import UUID
@@ -13,6 +13,7 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from sqlalchemy import Integer, LargeBinary, Text, column, select, table
 from sqlalchemy.engine import Connection
 
+from service.application.retry import on_fresh_version
 from service.domain.community_issue import (
     ISSUE_STATUS_LABELS,
     CommunityIssue,
@@ -69,7 +70,12 @@ class RegisterCommands:
 
     if TYPE_CHECKING:
 
-        def _commit(self, *aggregates: Aggregate, outcome: Any = None) -> None: ...
+        def _commit(
+            self,
+            *aggregates: Aggregate,
+            outcome: Any = None,
+            refresh: Callable[[], Sequence[Aggregate]] | None = None,
+        ) -> None: ...
 
         def _replayed_aggregate(self) -> Any | None: ...
 
@@ -123,10 +129,20 @@ class RegisterCommands:
         if (replayed := self._replayed_aggregate()) is not None:
             return cast(Host, replayed)
         authorize(actor.role, "update_host")
-        host = self._host_at(actor, host_id, expected_version)
-        host.update(actor, changes)
-        self._commit(host)
-        return host
+
+        decided: list[Host] = []  # the last decision is the one saved
+
+        def decide() -> list[Aggregate]:
+            host = self._host_at(actor, host_id, expected_version)
+            host.update(actor, changes)
+            decided.append(host)
+            return [host]
+
+        def attempt() -> Host:
+            self._commit(*decide(), refresh=decide if expected_version is None else None)
+            return decided[-1]
+
+        return on_fresh_version(expected_version, attempt)
 
     def retire_host(
         self,
@@ -141,10 +157,20 @@ class RegisterCommands:
         if (replayed := self._replayed_aggregate()) is not None:
             return cast(Host, replayed)
         authorize(actor.role, "retire_host")
-        host = self._host_at(actor, host_id, expected_version)
-        host.retire(actor, retired_on=retired_on, reason=reason)
-        self._commit(host)
-        return host
+
+        decided: list[Host] = []  # the last decision is the one saved
+
+        def decide() -> list[Aggregate]:
+            host = self._host_at(actor, host_id, expected_version)
+            host.retire(actor, retired_on=retired_on, reason=reason)
+            decided.append(host)
+            return [host]
+
+        def attempt() -> Host:
+            self._commit(*decide(), refresh=decide if expected_version is None else None)
+            return decided[-1]
+
+        return on_fresh_version(expected_version, attempt)
 
     def read_host(self, actor: Actor, host_id: str) -> Host:
         """Return one host of the actor's municipality (R-PAR-3)."""
@@ -204,14 +230,24 @@ class RegisterCommands:
         if (replayed := self._replayed_aggregate()) is not None:
             return cast(CommunityIssue, replayed)
         authorize(actor.role, "change_community_issue_status")
-        issue = self.load_community_issue(actor, issue_id_)
-        if expected_version is not None and expected_version != issue.version:
-            raise VersionConflict(
-                f"expected version {expected_version}, the issue is at version {issue.version}"
-            )
-        issue.change_status(actor, status=status, note=note, changed_on=changed_on)
-        self._commit(issue)
-        return issue
+
+        decided: list[CommunityIssue] = []  # the last decision is the one saved
+
+        def decide() -> list[Aggregate]:
+            issue = self.load_community_issue(actor, issue_id_)
+            if expected_version is not None and expected_version != issue.version:
+                raise VersionConflict(
+                    f"expected version {expected_version}, the issue is at version {issue.version}"
+                )
+            issue.change_status(actor, status=status, note=note, changed_on=changed_on)
+            decided.append(issue)
+            return [issue]
+
+        def attempt() -> CommunityIssue:
+            self._commit(*decide(), refresh=decide if expected_version is None else None)
+            return decided[-1]
+
+        return on_fresh_version(expected_version, attempt)
 
     # --- the state report (R-RPT-1) --------------------------------------------------------------
 

@@ -153,6 +153,28 @@ def check_durable(engine: Engine) -> None:
                 )
 
 
+def check_writable(engine: Engine, timeout_ms: int = 1_000) -> None:
+    """Take the database's write lock in a transaction rolled back at once.
+
+    Raises the driver's error (wrapped by SQLAlchemy) when another writer holds the lock for
+    `timeout_ms`, the file or server is read-only, or the connection fails. SQLite:
+    `BEGIN IMMEDIATE`; PostgreSQL: a transaction id is assigned (refused on a standby).
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            previous = int(conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one())
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(timeout_ms)}")
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                conn.exec_driver_sql("ROLLBACK")
+            finally:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout = {previous}")
+        elif conn.dialect.name == "postgresql":
+            conn.execute(text(f"SET LOCAL statement_timeout = {int(timeout_ms)}"))
+            conn.execute(text("SELECT txid_current()"))
+            conn.rollback()
+
+
 def check_database(engine: Engine) -> None:
     """Raise DatabaseNotReady unless the database is reachable, durable and migrated to head."""
     check_reachable(engine)

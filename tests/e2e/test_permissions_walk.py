@@ -44,7 +44,7 @@ Json = dict[str, Any]
 MakeKey = Callable[[str, Role], str]
 
 # The routes anyone may call (the workflow router marks them public); nothing else is.
-PUBLIC = {("GET", "/workflow"), ("GET", "/health")}
+PUBLIC = {("GET", "/workflow"), ("GET", "/health"), ("GET", "/ready")}
 
 # What a path parameter stands for in the walks; a new kind of parameter must be added here.
 PATH_PARAMETERS = {"case_id": "case_id", "meeting_id": "meeting_id"}
@@ -238,7 +238,7 @@ def test_R_ORG_1_every_route_is_public_or_guarded_by_the_role_table(client: Test
 
 
 def test_public_routes_need_no_credential_and_the_others_do(client: TestClient) -> None:
-    """Without a credential only /workflow and /health answer; everything else is 401."""
+    """Without a credential only /workflow, /health and /ready answer; everything else is 401."""
     for method, route in _operations(_app_of(client)):
         response = client.request(method, _path(route, _random_ids()), json={})
         if (method, route.path) in PUBLIC:

@@ -125,6 +125,6 @@ def test_a_busy_database_answers_503_with_retry_after(client: TestClient) -> Non
         response = post(client, COORDINATOR, f"/cases/{case_id}/council-referral", {"reason": "x"})
     finally:
         app._commit = original
-    problem(response, 503, "database_unavailable")
-    assert response.headers["Retry-After"] == "1"
+    problem(response, 503, "database_unavailable")  # no driver code to tell more
+    assert int(response.headers["Retry-After"]) >= 1
     assert ok(client.get(f"/cases/{case_id}", headers=as_(COORDINATOR)))["version"] == 1

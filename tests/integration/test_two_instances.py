@@ -210,3 +210,57 @@ def test_two_instances_share_one_postgresql_database(database_url: str, tmp_path
         Kasane(database_url).rebuild_read_models()
         assert _views(b) == before
     assert time.monotonic() - started < 60
+
+
+def test_two_apps_without_expected_version_all_succeed_with_contiguous_versions(
+    settings: Any,
+) -> None:
+    """Two app instances on one database (SQLite or PostgreSQL) write one case concurrently.
+    Commands without an expected version are run again by the server on the fresh version, so
+    every one succeeds and the versions are contiguous; with an expected version the loser of
+    a race still gets 409."""
+    from fastapi.testclient import TestClient
+
+    from service.main import create_app
+
+    a, b = TestClient(create_app(settings)), TestClient(create_app(settings))
+    created = a.post("/cases", json=CASE, headers=CENTER)
+    assert created.status_code == 201, created.text
+    case_id = created.json()["case_id"]
+    per_writer = 6
+
+    def write(client: TestClient, name: str) -> list[int]:
+        statuses = []
+        for n in range(per_writer):
+            body = {"kind": "explanation", "on": "2026-04-02", "note": f"{name} {n}"}
+            response = client.post(f"/cases/{case_id}/explanations", json=body, headers=CENTER)
+            statuses.append(response.status_code)
+        return statuses
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        sent = [pool.submit(write, client, name) for client, name in ((a, "a"), (b, "b"))]
+        statuses = [s for f in sent for s in f.result()]
+    assert statuses == [200] * 2 * per_writer
+    events = b.get(f"/cases/{case_id}/events", headers=CITY).json()
+    assert [e["version"] for e in events] == list(range(1, 2 * per_writer + 2))
+    notes = [e["note"] for e in a.get(f"/cases/{case_id}", headers=CITY).json()["explanations"]]
+    assert sorted(notes) == sorted(f"{w} {n}" for w in "ab" for n in range(per_writer))
+
+    version = len(events)
+    gate = threading.Barrier(2)
+
+    def race(client: TestClient, name: str) -> int:
+        body = {
+            "kind": "explanation",
+            "on": "2026-04-02",
+            "note": name,
+            "expected_version": version,
+        }
+        gate.wait()
+        return client.post(f"/cases/{case_id}/explanations", json=body, headers=CENTER).status_code
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        raced = sorted(pool.map(race, (a, b), ("race a", "race b")))
+    assert raced == [200, 409]
+    a.close()
+    b.close()

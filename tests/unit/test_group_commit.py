@@ -1,5 +1,6 @@
 """Group commit: concurrent commands share a transaction, each returns once its group committed,
-and a failing command fails alone (the others are written again, each in its own transaction)."""
+a failing command fails alone (the others are written again, each in its own transaction), and
+a failure of the database itself fails the whole group at once."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import OperationalError as StoreOperationalError
+from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
 
 from service.application.group_commit import GroupCommit
 
@@ -162,3 +165,92 @@ def test_an_ambiguous_failure_is_looked_up_before_any_retry() -> None:
     failures = iter([True])
     with pytest.raises(ConnectionError):  # not committed after all: the error stands
         group.submit(_write(store, "c2"), [], lambda error: False)
+
+
+class _LockedStore(_Store):
+    """A fake database whose every commit fails after a lock wait, as under another writer."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__()
+        self.wait = wait
+        self.attempts = 0
+
+    @contextmanager
+    def transaction(self) -> Iterator[list[str]]:
+        with self.lock:
+            self.attempts += 1
+        yield []
+        time.sleep(self.wait)  # the busy timeout
+        raise StoreOperationalError("database is locked")
+
+
+def test_a_shared_failure_fails_the_whole_group_at_once_without_retries() -> None:
+    """A lock timeout (the database's failure, not one command's) reaches every command of the
+    group and those queued meanwhile after one wait: no command waits a second timeout."""
+    wait = 0.2
+    store = _LockedStore(wait)
+    group = _group(store)
+    errors: dict[str, BaseException] = {}
+    took: dict[str, float] = {}
+
+    def run(name: str) -> None:
+        started = time.monotonic()
+        try:
+            group.submit(_write(store, name, _Aggregate([f"{name}-event"])), [])
+        except BaseException as exc:
+            errors[name] = exc
+        took[name] = time.monotonic() - started
+
+    threads = [threading.Thread(target=run, args=(f"c{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+        time.sleep(0.01)  # the first leads, the others queue behind its lock wait
+    for t in threads:
+        t.join()
+    assert set(errors) == {f"c{i}" for i in range(8)}
+    assert all(isinstance(e, StoreOperationalError) for e in errors.values())
+    assert store.attempts <= 2  # the first group, maybe one more; never one per command
+    assert max(took.values()) < wait + 0.15, took
+    assert store.committed == []
+
+
+def test_a_lost_connection_in_a_group_is_not_retried_command_by_command() -> None:
+    """A connection lost mid-group fails the group with that error: retrying each command could
+    answer a conflict for a command that in fact committed."""
+    store = _Store()
+    attempts: list[int] = []
+    entered = threading.Event()
+    release = threading.Event()
+    errors: dict[str, BaseException] = {}
+
+    def lost(buffer: Any) -> None:
+        attempts.append(1)
+        raise SQLAlchemyOperationalError("COMMIT", {}, ConnectionError("server closed"))
+
+    def slow_first(buffer: Any) -> None:
+        entered.set()
+        release.wait(5)
+        buffer.append("first")
+
+    def run(name: str, write: Any) -> None:
+        try:
+            group.submit(write, [])
+        except BaseException as exc:
+            errors[name] = exc
+
+    group = _group(store)
+    first = threading.Thread(target=run, args=("first", slow_first))
+    first.start()
+    assert entered.wait(5)
+    queued = [
+        threading.Thread(target=run, args=("good", _write(store, "good"))),
+        threading.Thread(target=run, args=("lost", lost)),
+    ]
+    for t in queued:
+        t.start()
+    time.sleep(0.1)  # both queued: they form the next group
+    release.set()
+    for t in [first, *queued]:
+        t.join()
+    assert set(errors) == {"good", "lost"} and errors["good"] is errors["lost"]
+    assert len(attempts) == 1 and "good" not in store.committed

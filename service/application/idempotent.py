@@ -22,6 +22,7 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from service.persistence.tables import idempotency_keys as keys
@@ -62,7 +63,32 @@ def outcome_of(result: Any) -> Json:
     return {"aggregate": str(result.id), "version": int(result.version)}
 
 
-def record(session: Session, keyed: KeyedCommand, outcome: Json) -> None:
+def within(outcome: Callable[[Any], Json]) -> Callable[[Connection, Any], None] | None:
+    """For a command that writes no events (a webhook subscription, an erasure): the write to
+    run inside its own transaction, keeping its outcome there (None without a key). Call
+    `committed_now()` once that transaction has committed."""
+    keyed = current.get()
+    if keyed is None:
+        return None
+    if keyed.replay is not None:
+        raise RuntimeError("a replayed command must not be written again")
+    return lambda conn, value: record(conn, keyed, outcome(value))
+
+
+def committed_now() -> None:
+    """The command's transaction committed (with its outcome, when it runs under a key)."""
+    keyed = current.get()
+    if keyed is not None:
+        keyed.committed = True
+
+
+def replay_outcome() -> Json | None:
+    """The stored outcome, when the request renders a committed command again."""
+    keyed = current.get()
+    return None if keyed is None else keyed.replay
+
+
+def record(session: Session | Connection, keyed: KeyedCommand, outcome: Json) -> None:
     """Store the outcome in the command's transaction; raise LeaseLost if the key moved on."""
     done = session.execute(
         update(keys)

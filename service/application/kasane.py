@@ -550,7 +550,13 @@ class Kasane(EngagementCommands, RegisterCommands, WorklistQueries, Application[
         self.ensure_involved(actor, case, "erase_personal_data")
         if person_id not in case.person_ids:
             raise NotFound(f"person {person_id} not found in case {case_id}")
-        erased = self.keys.erase(case_id, person_id, reason, actor.agency_id)
+        replayed = idempotent.replay_outcome()
+        if replayed is not None:  # the key destroyed in its transaction: only project again
+            erased = bool(replayed["erased"])
+        else:
+            within = idempotent.within(lambda done: {"erased": done})
+            erased = self.keys.erase(case_id, person_id, reason, actor.agency_id, within)
+            idempotent.committed_now()
         with self.recorder.transaction(commit=True) as session:  # type: ignore[attr-defined]
             runner.project(cast(Session, session), self.load_case(actor, case_id), self.keys)
         return erased

@@ -10,7 +10,7 @@ import base64
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -121,7 +121,14 @@ class KeyStore:
         """Forget this thread's in-flight keys: committed, they are in the table; else gone."""
         self._pending().clear()
 
-    def erase(self, case_id: str, person_id: str, reason: str, erased_by: str) -> bool:
+    def erase(
+        self,
+        case_id: str,
+        person_id: str,
+        reason: str,
+        erased_by: str,
+        within: Callable[[Connection, bool], None] | None = None,
+    ) -> bool:
         """Destroy a person's data key; return whether there was one to destroy.
 
         On SQLite the freed bytes are overwritten (`secure_delete`) and the write-ahead log is
@@ -146,6 +153,8 @@ class KeyStore:
                     reason=reason,
                 )
             )
+            if within is not None:  # e.g. an Idempotency-Key's outcome, in this transaction
+                within(conn, bool(result.rowcount))
         self._pending().pop((case_id, person_id), None)
         cache = getattr(self._in_flight, "cache", None)
         if cache is not None:

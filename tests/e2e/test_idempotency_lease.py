@@ -21,7 +21,19 @@ from sqlalchemy.exc import OperationalError
 
 from service.api.idempotency import fingerprint_of, purge_expired
 from service.persistence.tables import idempotency_keys
-from tests.e2e.support import COORDINATOR, SATO, SUZUKI, case, events, ok, post, problem, refer
+from tests.e2e.support import (
+    CITY,
+    COORDINATOR,
+    SATO,
+    SUZUKI,
+    as_,
+    case,
+    events,
+    ok,
+    post,
+    problem,
+    refer,
+)
 from tests.e2e.test_idempotency import REPLAYED, case_count, explain, keyed, stored_keys
 
 
@@ -213,3 +225,47 @@ def test_purge_removes_expired_keys_and_dead_leases_only(
     with engine.connect() as conn:
         left = sorted(conn.execute(select(idempotency_keys.c.key)).scalars())
     assert left == ["live-lease", "probe"]
+
+
+def _forget_answers(engine: Engine) -> None:
+    """As if the process died right after the commits, before any answer was kept."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(idempotency_keys).values(
+                status_code=None, response_body=None, response_headers=None, owner="gone"
+            )
+        )
+
+
+def test_commands_without_events_keep_their_outcome_in_their_own_transaction(
+    client: TestClient, engine: Engine
+) -> None:
+    """Issue #12: a webhook subscription, its deletion and an erasure write no events; their
+    key's outcome is kept in their own transaction all the same, so a retry after the answer
+    was lost answers the same and writes nothing again (no second subscription)."""
+    body = {"url": "https://receiver.example.jp/hooks"}
+    created = client.post("/webhooks", json=body, headers={**as_(CITY), **keyed("hook")})
+    subscription = ok(created, 201)
+    case_id = refer(client, SUZUKI)["case_id"]
+    erasure = {"person_id": "person", "reason": "本人からの請求"}
+    erased = post(client, CITY, f"/cases/{case_id}/erasures", erasure, **keyed("erase"))
+    assert ok(erased)["erased"] is True
+    for key in ("hook", "erase"):
+        assert json.loads(_row(engine, key).outcome)  # kept with the write itself
+
+    _forget_answers(engine)
+    again = client.post("/webhooks", json=body, headers={**as_(CITY), **keyed("hook")})
+    assert again.status_code == 201 and again.json() == subscription
+    assert again.headers[REPLAYED] == "true"
+    listed = ok(client.get("/webhooks", headers=as_(CITY)))
+    assert [s["id"] for s in listed] == [subscription["id"]]  # not subscribed twice
+    erased_again = post(client, CITY, f"/cases/{case_id}/erasures", erasure, **keyed("erase"))
+    assert erased_again.status_code == 200 and erased_again.json() == erased.json()
+
+    path = f"/webhooks/{subscription['id']}"
+    deleted = client.delete(path, headers={**as_(CITY), **keyed("unhook")})
+    assert deleted.status_code == 204
+    _forget_answers(engine)
+    deleted_again = client.delete(path, headers={**as_(CITY), **keyed("unhook")})
+    assert deleted_again.status_code == 204  # not 404: the first deletion's answer
+    assert ok(client.get("/webhooks", headers=as_(CITY))) == []

@@ -18,6 +18,7 @@ from pydantic import (
 from service.api.deps import App, CurrentActor, GuardedRoute, PathId, permit
 from service.api.problems import PROBLEMS
 from service.api.schemas.common import Id, ShortText, Strict
+from service.application import idempotent
 from service.domain.labels import EVENT_LABELS
 from service.integration import webhooks
 
@@ -103,10 +104,21 @@ def _public(sub: webhooks.Subscription) -> dict[str, object]:
     dependencies=[Depends(permit("manage_webhooks"))],
 )
 def create_webhook(body: WebhookCreate, actor: CurrentActor, app: App) -> WebhookCreated:
-    """Subscribe an endpoint to the municipality's events; the answer holds the secret."""
-    sub, secret = webhooks.create_subscription(
-        app.engine, actor.municipality_id, str(body.url), body.event_types, body.secret
-    )
+    """Subscribe an endpoint to the municipality's events; the answer holds the secret.
+
+    Under an Idempotency-Key the key's outcome is kept in the subscription's own transaction, so
+    a retry after any failure finds the subscription (answered again) or creates it once."""
+    replayed = idempotent.replay_outcome()
+    if replayed is not None:
+        sub, secret = webhooks.subscription_with_secret(
+            app.engine, actor.municipality_id, replayed["webhook"]
+        )
+    else:
+        within = idempotent.within(lambda subscription_id: {"webhook": subscription_id})
+        sub, secret = webhooks.create_subscription(
+            app.engine, actor.municipality_id, str(body.url), body.event_types, body.secret, within
+        )
+        idempotent.committed_now()
     return WebhookCreated.model_validate({**_public(sub), "secret": secret})
 
 
@@ -125,7 +137,10 @@ def list_webhooks(actor: CurrentActor, app: App) -> list[WebhookPublic]:
 )
 def delete_webhook(subscription_id: PathId, actor: CurrentActor, app: App) -> Response:
     """Stop sending to the endpoint; what it has not received yet is cancelled."""
-    webhooks.delete_subscription(app.engine, actor.municipality_id, subscription_id)
+    if idempotent.replay_outcome() is None:  # else: deleted in the transaction of its key
+        within = idempotent.within(lambda deleted: {"webhook_deleted": deleted})
+        webhooks.delete_subscription(app.engine, actor.municipality_id, subscription_id, within)
+        idempotent.committed_now()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -28,6 +28,7 @@ from service.integration.webhooks.subscriptions import (
     delete_subscription,
     list_subscriptions,
     replay_dead,
+    subscription_with_secret,
 )
 
 __all__ = [
@@ -51,4 +52,5 @@ __all__ = [
     "sign",
     "signature_header",
     "stamp",
+    "subscription_with_secret",
 ]

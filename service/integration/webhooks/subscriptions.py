@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from service.domain.errors import NotFound
 from service.integration.webhooks.outbox import CANCELLED, DEAD, DELIVERED, PENDING, stamp
@@ -34,9 +34,15 @@ class Subscription:
 
 
 def create_subscription(
-    engine: Engine, municipality_id: str, url: str, event_types: Iterable[str], secret: str | None
+    engine: Engine,
+    municipality_id: str,
+    url: str,
+    event_types: Iterable[str],
+    secret: str | None,
+    within: Callable[[Connection, str], None] | None = None,
 ) -> tuple[Subscription, str]:
-    """Store a subscription; return it and its signing secret (generated when not given)."""
+    """Store a subscription; return it and its signing secret (generated when not given).
+    `within` runs in the same transaction with the new id (an Idempotency-Key's outcome)."""
     secret = secret or SECRET_PREFIX + secrets.token_urlsafe(32)
     sub = Subscription(str(uuid.uuid4()), url, tuple(event_types), stamp(datetime.now(UTC)))
     with engine.begin() as conn:
@@ -51,7 +57,26 @@ def create_subscription(
                 active=1,
             )
         )
+        if within is not None:
+            within(conn, sub.id)
     return sub, secret
+
+
+def subscription_with_secret(
+    engine: Engine, municipality_id: str, subscription_id: str
+) -> tuple[Subscription, str]:
+    """Return a subscription of the tenant with its secret (a keyed creation answered again)."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(subscriptions).where(
+                subscriptions.c.id == subscription_id,
+                subscriptions.c.municipality_id == municipality_id,
+            )
+        ).one_or_none()
+    if row is None:
+        raise NotFound(f"webhook subscription {subscription_id} not found")
+    sub = Subscription(row.id, row.url, tuple(json.loads(row.event_types)), row.created_at)
+    return sub, str(row.secret)
 
 
 def list_subscriptions(engine: Engine, municipality_id: str) -> list[Subscription]:
@@ -89,8 +114,14 @@ def _owned(subscription_id: str, municipality_id: str) -> Any:
     )
 
 
-def delete_subscription(engine: Engine, municipality_id: str, subscription_id: str) -> None:
-    """Deactivate the tenant's subscription and cancel what it has not delivered."""
+def delete_subscription(
+    engine: Engine,
+    municipality_id: str,
+    subscription_id: str,
+    within: Callable[[Connection, str], None] | None = None,
+) -> None:
+    """Deactivate the tenant's subscription and cancel what it has not delivered; `within`
+    runs in the same transaction (an Idempotency-Key's outcome)."""
     with engine.begin() as conn:
         done = conn.execute(
             update(subscriptions).where(*_owned(subscription_id, municipality_id)).values(active=0)
@@ -103,6 +134,8 @@ def delete_subscription(engine: Engine, municipality_id: str, subscription_id: s
             .where(outbox.c.subscription_id == subscription_id, outbox.c.status != DELIVERED)
             .values(status=CANCELLED)
         )
+        if within is not None:
+            within(conn, subscription_id)
 
 
 def replay_dead(

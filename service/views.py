@@ -13,7 +13,13 @@ from typing import Any
 from sqlalchemy import Select, func, insert, select
 from sqlalchemy.engine import Connection, Engine
 
-from service.domain.classification import DataClass, Subject, has_content, transform
+from service.domain.classification import (
+    DataClass,
+    Subject,
+    has_content,
+    made_before_consent,
+    transform,
+)
 from service.domain.errors import NotFound
 from service.domain.permissions import authorize
 from service.domain.personal import CASE_RUNNERS, MAIN_PERSON, Basis, read_basis, redacted
@@ -297,7 +303,7 @@ class Reader:
         }
         kind = type(event).__name__
         actor = payload.pop("actor", None)
-        if not self.sees_before_consent and _made_before_consent(payload):
+        if not self.sees_before_consent and made_before_consent(payload):
             payload = {"state": payload.get("state"), "restricted": True}
         version = event.originator_version
         return {
@@ -343,7 +349,7 @@ def before_consent_withheld(doc: Json, reader: Reader) -> Json:
     if reader.sees_before_consent:
         return doc
     return {
-        k: [r for r in v if not (isinstance(r, dict) and r.get("before_consent"))]
+        k: [r for r in v if not made_before_consent(r)]
         if k in COUNCIL_TRACK_RECORDS and isinstance(v, list)
         else v
         for k, v in doc.items()
@@ -501,8 +507,3 @@ def case_history(
         history = [reader.entry(event) for event in events]
         reader.log(conn)
     return history
-
-
-def _made_before_consent(payload: Json) -> bool:
-    """Whether an event's record was made on the council track before consent (R-OUT-3)."""
-    return any(isinstance(v, dict) and v.get("before_consent") for v in payload.values())

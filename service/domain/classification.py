@@ -373,6 +373,16 @@ def _drop(value: Any, dropped: object) -> Any:
     return value
 
 
+def made_before_consent(record: Any) -> bool:
+    """Whether a record (or an event's payload holding one) was made on the council track before
+    the person's consent (R-OUT-3): shown only to the council's side on every path."""
+    if not isinstance(record, dict):
+        return False
+    if record.get("before_consent") is True:
+        return True
+    return any(isinstance(v, dict) and v.get("before_consent") is True for v in record.values())
+
+
 def undeclared_keys(value: Any, path: str = "") -> set[str]:
     """Return the paths of keys in `value` that have no class (the completeness test's check)."""
     found: set[str] = set()

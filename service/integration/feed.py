@@ -20,7 +20,7 @@ from sqlalchemy import Integer, LargeBinary, Text, column, select, table
 from sqlalchemy.engine import Engine
 
 from service.domain.case import SupportCase
-from service.domain.classification import workflow_facts
+from service.domain.classification import made_before_consent, workflow_facts
 from service.domain.community_issue import CommunityIssue
 from service.domain.engagement import ServiceEngagement
 from service.domain.host import Host
@@ -148,7 +148,7 @@ def without_personal_data(kind: str, payload: Json) -> Json:
     R-ORG-2): the feed says that a council was held, not who sat on it or which cases it took.
     """
     facts: Json = workflow_facts(payload, kind)
-    if any(isinstance(v, dict) and v.get("before_consent") for v in payload.values()):
+    if made_before_consent(payload):
         # made on the council track before consent (R-OUT-3): that it happened, nothing more
         return {k: v for k, v in facts.items() if k in ("actor", "state", "case_id")}
     if kind == "MeetingRecorded" and payload.get("kind") == "support_council":

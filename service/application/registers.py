@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 T = TypeVar("T")
+A = TypeVar("A", Host, CommunityIssue)
 
 # Only the columns the report reads; the table itself belongs to eventsourcing-sqlalchemy.
 _events = table(
@@ -130,19 +131,12 @@ class RegisterCommands:
             return cast(Host, replayed)
         authorize(actor.role, "update_host")
 
-        decided: list[Host] = []  # the last decision is the one saved
-
-        def decide() -> list[Aggregate]:
+        def decide() -> Host:
             host = self._host_at(actor, host_id, expected_version)
             host.update(actor, changes)
-            decided.append(host)
-            return [host]
+            return host
 
-        def attempt() -> Host:
-            self._commit(*decide(), refresh=decide if expected_version is None else None)
-            return decided[-1]
-
-        return on_fresh_version(expected_version, attempt)
+        return self._decide_and_commit(expected_version, decide)
 
     def retire_host(
         self,
@@ -158,16 +152,24 @@ class RegisterCommands:
             return cast(Host, replayed)
         authorize(actor.role, "retire_host")
 
-        decided: list[Host] = []  # the last decision is the one saved
-
-        def decide() -> list[Aggregate]:
+        def decide() -> Host:
             host = self._host_at(actor, host_id, expected_version)
             host.retire(actor, retired_on=retired_on, reason=reason)
-            decided.append(host)
-            return [host]
+            return host
 
-        def attempt() -> Host:
-            self._commit(*decide(), refresh=decide if expected_version is None else None)
+        return self._decide_and_commit(expected_version, decide)
+
+    def _decide_and_commit(self, expected_version: int | None, decide: Callable[[], A]) -> A:
+        """Commit one register aggregate's decision; without an expected version it is decided
+        again on the stored version when another writer saved first (the last one is saved)."""
+        decided: list[A] = []
+
+        def again() -> list[Aggregate]:
+            decided.append(decide())
+            return [decided[-1]]
+
+        def attempt() -> A:
+            self._commit(*again(), refresh=again if expected_version is None else None)
             return decided[-1]
 
         return on_fresh_version(expected_version, attempt)
@@ -231,23 +233,16 @@ class RegisterCommands:
             return cast(CommunityIssue, replayed)
         authorize(actor.role, "change_community_issue_status")
 
-        decided: list[CommunityIssue] = []  # the last decision is the one saved
-
-        def decide() -> list[Aggregate]:
+        def decide() -> CommunityIssue:
             issue = self.load_community_issue(actor, issue_id_)
             if expected_version is not None and expected_version != issue.version:
                 raise VersionConflict(
                     f"expected version {expected_version}, the issue is at version {issue.version}"
                 )
             issue.change_status(actor, status=status, note=note, changed_on=changed_on)
-            decided.append(issue)
-            return [issue]
+            return issue
 
-        def attempt() -> CommunityIssue:
-            self._commit(*decide(), refresh=decide if expected_version is None else None)
-            return decided[-1]
-
-        return on_fresh_version(expected_version, attempt)
+        return self._decide_and_commit(expected_version, decide)
 
     # --- the state report (R-RPT-1) --------------------------------------------------------------
 
